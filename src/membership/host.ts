@@ -1,0 +1,166 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { gossipsub } from '@chainsafe/libp2p-gossipsub'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TopicValidatorResult, type PrivateKey, type PubSub } from '@libp2p/interface'
+import { frameStream, type FrameStream } from './frame-stream.js'
+import { FlotillaError } from './errors.js'
+import type { Logger } from './logger.js'
+
+/**
+ * The libp2p host, TCP only: tcp + noise + yamux, identify, ping and gossipsub. No UDP transport, no
+ * mDNS, no UPnP: peers are found through the join address and gossip. Every libp2p type stays inside
+ * this folder; the rest of flotilla sees peer IDs as strings and streams as FrameStreams.
+ */
+export interface HostInit {
+  readonly privateKey: PrivateKey
+  /** Multiaddr to listen on, e.g. /ip4/0.0.0.0/tcp/4242 */
+  readonly listen: string
+  /** Multiaddr peers should dial, e.g. /ip4/10.0.0.5/tcp/4242 */
+  readonly announce: string
+  readonly logger: Logger
+}
+
+export type GossipVerdict = 'accept' | 'reject' | 'ignore'
+
+export interface StreamHandlerInit {
+  /** Largest frame the handler reads on this protocol. */
+  readonly maxFrameBytes: number
+  /** Abort the exchange after this long. */
+  readonly timeoutMs: number
+}
+
+export class P2PHost {
+  private constructor (private readonly node: Libp2p<{ pubsub: PubSub }>, private readonly log: Logger) {}
+
+  static async start (init: HostInit): Promise<P2PHost> {
+    let node: Libp2p<{ pubsub: PubSub }>
+    try {
+      node = await createLibp2p({
+        privateKey: init.privateKey,
+        addresses: { listen: [init.listen], announce: [init.announce] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        // A busy 2-core host must not look like a dead peer: liveness is the failure detector's job.
+        connectionMonitor: { abortConnectionOnPingFailure: false },
+        connectionManager: { maxConnections: 1000 },
+        services: {
+          identify: identify(),
+          ping: ping(),
+          pubsub: gossipsub({
+            allowPublishToZeroTopicPeers: true, // a one-node cluster is normal
+            emitSelf: false,
+            floodPublish: true, // every member is a direct peer: reach all, not only the mesh
+            fallbackToFloodsub: false,
+            // Members are certified; many behind one IP (tests, NAT) is normal, not a Sybil attack.
+            scoreParams: { IPColocationFactorWeight: 0 }
+          })
+        }
+      })
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      throw new FlotillaError('unavailable', `cannot listen on ${init.listen}: ${e.message}`, {
+        cause: err, hint: e.code === 'EADDRINUSE' ? 'another process uses that port; choose another with --listen-addr' : undefined
+      })
+    }
+    return new P2PHost(node, init.logger)
+  }
+
+  get peerId (): string {
+    return this.node.peerId.toString()
+  }
+
+  /** The multiaddrs the host listens on (the OS-assigned port resolved). */
+  listenAddrs (): string[] {
+    return this.node.getMultiaddrs().map(ma => ma.toString().replace(/\/p2p\/.*$/, ''))
+  }
+
+  async stop (): Promise<void> {
+    await this.node.stop()
+  }
+
+  isConnected (peerId: string): boolean {
+    return this.node.getConnections(peerIdFromString(peerId)).some(c => c.status === 'open')
+  }
+
+  /** Dial `addr` (a multiaddr, with or without /p2p/<id>); resolves to the noise-authenticated remote peer ID. */
+  async dial (addr: string, signal: AbortSignal): Promise<string> {
+    const conn = await this.node.dial(multiaddr(addr), { signal })
+    return conn.remotePeer.toString()
+  }
+
+  async hangUp (peerId: string): Promise<void> {
+    await this.node.hangUp(peerIdFromString(peerId))
+  }
+
+  onPeerDisconnect (fn: (peerId: string) => void): void {
+    this.node.addEventListener('peer:disconnect', ev => { fn(ev.detail.toString()) })
+  }
+
+  /**
+   * Open `protocol` on an existing or new connection to `addr` and hand back a frame stream plus the
+   * authenticated remote peer ID.
+   */
+  async openStream (addr: string, protocol: string, maxFrameBytes: number, signal: AbortSignal): Promise<{ stream: FrameStream, remotePeer: string }> {
+    const conn = await this.node.dial(multiaddr(addr), { signal })
+    const stream = await conn.newStream(protocol, { signal })
+    return { stream: frameStream(stream, maxFrameBytes), remotePeer: conn.remotePeer.toString() }
+  }
+
+  /**
+   * Serve `protocol`. The handler gets the authenticated remote peer ID. Whatever it throws (an
+   * undecodable or oversized frame, a refusal) is logged and the stream aborted; the host lives on.
+   */
+  async handle (protocol: string, init: StreamHandlerInit, handler: (stream: FrameStream, remotePeer: string, signal: AbortSignal) => Promise<void>): Promise<void> {
+    await this.node.handle(protocol, ({ stream, connection }) => {
+      const fs = frameStream(stream, init.maxFrameBytes)
+      const signal = AbortSignal.timeout(init.timeoutMs)
+      const remotePeer = connection.remotePeer.toString()
+      handler(fs, remotePeer, signal).then(
+        async () => { await fs.close().catch(() => {}) },
+        (err: unknown) => {
+          this.log.debug('stream handler failed; stream closed', { protocol, peer: remotePeer, err: (err as Error).message })
+          fs.abort(err instanceof Error ? err : new Error(String(err)))
+        }
+      )
+    }, { maxInboundStreams: 64 })
+  }
+
+  subscribe (topic: string): void {
+    this.node.services.pubsub.subscribe(topic)
+  }
+
+  unsubscribe (topic: string): void {
+    this.node.services.pubsub.unsubscribe(topic)
+  }
+
+  /** Publish on `topic`; reaching no peer is fine (a one-node cluster). */
+  async publish (topic: string, data: Uint8Array): Promise<void> {
+    await this.node.services.pubsub.publish(topic, data)
+  }
+
+  /**
+   * Validate every message on `topic` before it is delivered or forwarded. `from` is the peer whose
+   * libp2p key signed the message (gossipsub's StrictSign policy drops unsigned messages before this).
+   */
+  setValidator (topic: string, fn: (from: string, data: Uint8Array) => GossipVerdict): void {
+    this.node.services.pubsub.topicValidators.set(topic, (_relayer, msg) => {
+      if (msg.type !== 'signed') return TopicValidatorResult.Reject
+      const v = fn(msg.from.toString(), msg.data)
+      return v === 'accept' ? TopicValidatorResult.Accept : v === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    })
+  }
+
+  onMessage (topic: string, fn: (from: string, data: Uint8Array) => void): void {
+    this.node.services.pubsub.addEventListener('message', ev => {
+      const msg = ev.detail
+      if (msg.topic === topic && msg.type === 'signed') fn(msg.from.toString(), msg.data)
+    })
+  }
+}

@@ -1,0 +1,13 @@
+/** The membership layer: identity, tokens, certificates, the libp2p host and gossip membership. */
+export { FlotillaError, asFlotillaError, type ErrorCode } from './errors.js'
+export type { Logger } from './logger.js'
+export { newObjectId, isObjectId } from './ids.js'
+export { parseHostPort, formatHostPort, fromMultiaddr, defaultAdvertiseIp, isUnspecified, DEFAULT_PORT, type HostPort } from './addr.js'
+export type { NodeRole } from './certificate.js'
+export type { NodeDescription, EngineStatus } from './heartbeat.js'
+export type { Member, MemberEvent } from './member-table.js'
+export type { Liveness } from './failure-detector.js'
+export { joinToken, type ClusterConfig } from './cluster-config.js'
+export { loadOrCreateNodeKey, loadMembershipState, loadClusterConfig, clearMembership, type MembershipState } from './membership-state.js'
+export { Membership, DEFAULT_TIMING, type MembershipDeps, type MembershipTiming, type NodeAddresses } from './membership.js'
+export { writeFileDurable } from './durable-file.js'

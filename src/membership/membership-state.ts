@@ -1,0 +1,98 @@
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { readFileIfExists, removeIfExists, writeFileDurable } from './durable-file.js'
+import { decodeClusterConfig, encodeClusterConfig, type ClusterConfig } from './cluster-config.js'
+import { FlotillaError } from './errors.js'
+import type { KnownMember } from './member-table.js'
+import type { NodeRole } from './certificate.js'
+
+/**
+ * The files a node keeps in its data dir:
+ *   node.key        libp2p Ed25519 key (the node's peer identity), 0600, created on first start
+ *   membership.json the cluster this node belongs to, its certificate, the members it knew, 0600
+ *   cluster.bin     managers only: the ClusterConfig (root private key, token secrets), 0600
+ * Each is replaced atomically and fsynced before the change it records is acted on.
+ */
+export interface MembershipState {
+  readonly clusterId: string
+  readonly nodeId: string
+  readonly role: NodeRole
+  readonly certificate: Uint8Array
+  readonly rootPublicKeyDer: Uint8Array
+  readonly listenAddr: string
+  readonly advertiseAddr: string
+  /** Grows on every start, so that peers can tell a restarted node's heartbeats from replays. */
+  readonly incarnation: number
+  readonly members: readonly KnownMember[]
+}
+
+const KEY_FILE = 'node.key'
+const STATE_FILE = 'membership.json'
+const CONFIG_FILE = 'cluster.bin'
+
+export async function loadOrCreateNodeKey (dataDir: string): Promise<PrivateKey> {
+  const path = join(dataDir, KEY_FILE)
+  const bytes = await readFileIfExists(path)
+  if (bytes !== null) {
+    try {
+      return privateKeyFromProtobuf(bytes) as unknown as PrivateKey
+    } catch (err) {
+      throw new FlotillaError('internal', `node key ${path} is corrupt`, {
+        cause: err, hint: 'move the file away to give this host a new identity (it must then join again)'
+      })
+    }
+  }
+  const key = await generateKeyPair('Ed25519')
+  await writeFileDurable(path, privateKeyToProtobuf(key))
+  // @libp2p/crypto 5.1.x declares its keys against @libp2p/interface 3 while libp2p 2 uses 2; the
+  // runtime objects are the same (libp2p itself uses this @libp2p/crypto), only the declarations differ.
+  return key as unknown as PrivateKey
+}
+
+interface StateJson extends Omit<MembershipState, 'certificate' | 'rootPublicKeyDer'> {
+  certificate: string
+  rootPublicKeyDer: string
+}
+
+export async function loadMembershipState (dataDir: string): Promise<MembershipState | null> {
+  const path = join(dataDir, STATE_FILE)
+  const bytes = await readFileIfExists(path)
+  if (bytes === null) return null
+  try {
+    const j = JSON.parse(bytes.toString('utf8')) as StateJson
+    return {
+      ...j,
+      certificate: new Uint8Array(Buffer.from(j.certificate, 'base64')),
+      rootPublicKeyDer: new Uint8Array(Buffer.from(j.rootPublicKeyDer, 'base64'))
+    }
+  } catch (err) {
+    throw new FlotillaError('internal', `membership state ${path} is corrupt`, {
+      cause: err, hint: 'remove the file and join the cluster again'
+    })
+  }
+}
+
+export async function saveMembershipState (dataDir: string, state: MembershipState): Promise<void> {
+  const j: StateJson = {
+    ...state,
+    certificate: Buffer.from(state.certificate).toString('base64'),
+    rootPublicKeyDer: Buffer.from(state.rootPublicKeyDer).toString('base64')
+  }
+  await writeFileDurable(join(dataDir, STATE_FILE), JSON.stringify(j, null, 2))
+}
+
+export async function loadClusterConfig (dataDir: string): Promise<ClusterConfig | null> {
+  const bytes = await readFileIfExists(join(dataDir, CONFIG_FILE))
+  return bytes === null ? null : decodeClusterConfig(bytes)
+}
+
+export async function saveClusterConfig (dataDir: string, config: ClusterConfig): Promise<void> {
+  await writeFileDurable(join(dataDir, CONFIG_FILE), encodeClusterConfig(config))
+}
+
+/** Forget the cluster (after `swarm leave`); the node key stays, as a host keeps its engine ID. */
+export async function clearMembership (dataDir: string): Promise<void> {
+  await removeIfExists(join(dataDir, CONFIG_FILE))
+  await removeIfExists(join(dataDir, STATE_FILE))
+}

@@ -1,0 +1,39 @@
+import type { Server } from 'node:http'
+import type { Logger } from '../membership/index.js'
+import { DockerExecutor } from '../tasks/index.js'
+import { Agent } from './agent.js'
+import type { AgentConfig } from './config.js'
+import { controlApi } from './control/api.js'
+import { listenControlSocket } from './control/http-server.js'
+
+/** A running agent and its control socket, built by `startAgent`, ended by `stop`. */
+export interface RunningAgent {
+  readonly agent: Agent
+  stop(): Promise<void>
+}
+
+/**
+ * The composition root: the executor for the node's engine, the agent, then the control socket. The
+ * socket opens only after the agent has resumed (or inited/joined), so a client never sees a
+ * half-started agent.
+ */
+export async function startAgent (config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  const executor = new DockerExecutor(config.dockerHost)
+  const agent = new Agent(config, { logger, executor, now: () => Date.now() })
+  await agent.start()
+  let server: Server
+  try {
+    server = await listenControlSocket(config.socketPath, controlApi(agent), logger)
+  } catch (err) {
+    await agent.stop()
+    throw err
+  }
+  logger.child('control').info('control socket ready', { socket: config.socketPath })
+  return {
+    agent,
+    async stop () {
+      await new Promise<void>(resolve => { server.close(() => { resolve() }); server.closeAllConnections() })
+      await agent.stop()
+    }
+  }
+}

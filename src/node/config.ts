@@ -1,0 +1,103 @@
+import { homedir, hostname as osHostname } from 'node:os'
+import { join } from 'node:path'
+import { FlotillaError, parseHostPort, DEFAULT_PORT, DEFAULT_TIMING, type HostPort, type MembershipTiming } from '../membership/index.js'
+import { dockerOptions } from '../tasks/index.js'
+import { LOG_LEVELS, type LogLevel } from './logger.js'
+
+/** What the `agent` command (flags, then FLOTILLA_* variables) passes; every field optional. */
+export interface AgentInit {
+  dataDir?: string
+  socket?: string
+  listenAddr?: string
+  advertiseAddr?: string
+  hostname?: string
+  dockerHost?: string
+  init?: boolean
+  join?: string
+  token?: string
+  logLevel?: string
+}
+
+/** How the agent starts when its data dir holds no membership. */
+export type StartMode =
+  | { readonly kind: 'wait' } // as dockerd: wait for `swarm init` / `swarm join` on the socket
+  | { readonly kind: 'init' }
+  | { readonly kind: 'join', readonly remote: HostPort, readonly token: string }
+
+/** The resolved, validated, frozen agent configuration. */
+export interface AgentConfig {
+  readonly dataDir: string
+  readonly socketPath: string
+  readonly listen: HostPort
+  /** null: derive from the listen address (the first non-loopback IPv4 when listening on a wildcard). */
+  readonly advertise: HostPort | null
+  readonly hostname: string
+  readonly dockerHost: string
+  readonly start: StartMode
+  readonly logLevel: LogLevel
+  readonly timing: MembershipTiming
+}
+
+export interface Environment {
+  readonly isRoot: boolean
+  readonly home: string
+  readonly xdgRuntimeDir: string | undefined
+  readonly dockerHost: string | undefined
+}
+
+export function currentEnvironment (): Environment {
+  return {
+    isRoot: process.getuid?.() === 0,
+    home: homedir(),
+    xdgRuntimeDir: process.env.XDG_RUNTIME_DIR,
+    dockerHost: process.env.DOCKER_HOST
+  }
+}
+
+export function defaultDataDir (env: Environment): string {
+  return env.isRoot ? '/var/lib/flotilla' : join(env.home, '.local', 'share', 'flotilla')
+}
+
+/** Default control socket: /run/flotilla.sock as root, else $XDG_RUNTIME_DIR/flotilla.sock, else in the data dir. */
+export function defaultSocket (env: Environment, dataDir: string): string {
+  if (env.isRoot) return '/run/flotilla.sock'
+  if (env.xdgRuntimeDir !== undefined && env.xdgRuntimeDir !== '') return join(env.xdgRuntimeDir, 'flotilla.sock')
+  return join(dataDir, 'flotilla.sock')
+}
+
+/** Resolve → validate → freeze. Throws `invalid-argument` naming the flag. */
+export function resolveAgentConfig (init: AgentInit, env: Environment): AgentConfig {
+  const dataDir = init.dataDir ?? defaultDataDir(env)
+  const logLevel = (init.logLevel ?? 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new FlotillaError('invalid-argument', `--log-level: "${init.logLevel ?? ''}" is not one of ${LOG_LEVELS.join(', ')}`)
+  }
+  if (init.init === true && init.join !== undefined) {
+    throw new FlotillaError('invalid-argument', '--init and --join exclude each other', { hint: 'one node inits the cluster; the others join it' })
+  }
+  let start: StartMode = { kind: 'wait' }
+  if (init.init === true) start = { kind: 'init' }
+  if (init.join !== undefined) {
+    if (init.token === undefined || init.token === '') {
+      throw new FlotillaError('invalid-argument', '--join needs --token', { hint: 'print one with `flotilla swarm join-token worker` on a manager' })
+    }
+    start = { kind: 'join', remote: parseHostPort(init.join, '--join'), token: init.token }
+  }
+  const dockerHost = init.dockerHost ?? env.dockerHost ?? 'unix:///var/run/docker.sock'
+  dockerOptions(dockerHost)
+  const hostname = init.hostname ?? osHostname()
+  if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(hostname)) {
+    throw new FlotillaError('invalid-argument', `--hostname: "${hostname}" is not a valid host name`)
+  }
+  return Object.freeze({
+    dataDir,
+    socketPath: init.socket ?? defaultSocket(env, dataDir),
+    listen: parseHostPort(init.listenAddr ?? `0.0.0.0:${DEFAULT_PORT}`, '--listen-addr'),
+    advertise: init.advertiseAddr === undefined ? null : parseHostPort(init.advertiseAddr, '--advertise-addr'),
+    hostname,
+    dockerHost,
+    start,
+    logLevel,
+    timing: DEFAULT_TIMING
+  })
+}

@@ -1,0 +1,49 @@
+import { FlotillaError } from '../../membership/index.js'
+import type { ApiHandler, ApiRequest, ApiResponse } from './http-server.js'
+
+/** A route's handler gets the request and the path's named parameters. */
+export type RouteHandler = (req: ApiRequest, params: Readonly<Record<string, string>>) => Promise<ApiResponse>
+
+interface Route {
+  readonly method: string
+  readonly pattern: RegExp
+  readonly names: readonly string[]
+  readonly handler: RouteHandler
+}
+
+/** `/v1.41/nodes` → `/nodes`: Docker accepts any API version prefix on every path. */
+const VERSION_PREFIX = /^\/v1\.\d{1,3}(?=\/)/
+
+/**
+ * Method + path dispatch with `{name}` parameters. Unknown paths answer Docker's 404 `page not found`;
+ * a known path with another method answers 405.
+ */
+export class Router {
+  private readonly routes: Route[] = []
+
+  add (method: string, path: string, handler: RouteHandler): this {
+    const names: string[] = []
+    const pattern = new RegExp('^' + path.replace(/\{(\w+)\}/g, (_m, name: string) => { names.push(name); return '([^/]+)' }) + '/?$')
+    this.routes.push({ method, pattern, names, handler })
+    return this
+  }
+
+  handler (): ApiHandler {
+    return async (req) => {
+      const path = req.path.replace(VERSION_PREFIX, '')
+      let pathMatched = false
+      for (const r of this.routes) {
+        const m = r.pattern.exec(path)
+        if (m === null) continue
+        pathMatched = true
+        const method = req.method === 'HEAD' ? 'GET' : req.method // HEAD is GET without the body
+        if (method !== r.method) continue
+        const params: Record<string, string> = {}
+        r.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]!) })
+        return await r.handler({ ...req, path }, params)
+      }
+      if (pathMatched) return { status: 405, json: { message: `method ${req.method} not allowed on ${path}` } }
+      throw new FlotillaError('not-found', 'page not found')
+    }
+  }
+}

@@ -45,6 +45,7 @@ export class Agent {
   private description: NodeDescription = hostDescription({ state: 'unavailable', message: 'not checked yet' })
   private key: PrivateKey | null = null
   private engineTimer: NodeJS.Timeout | null = null
+  private engineChecked = false
   private readonly log: Logger
 
   constructor (readonly config: AgentConfig, private readonly deps: AgentDeps) {
@@ -72,8 +73,9 @@ export class Agent {
 
   private async refreshEngine (): Promise<void> {
     const next = await this.deps.executor.describe()
-    const before = this.description.engine
-    if (before.state !== next.engine.state) {
+    const before = this.engineChecked ? this.description.engine.state : null
+    this.engineChecked = true
+    if (before !== next.engine.state) {
       if (next.engine.state === 'available') this.log.info('engine available', { version: next.engine.version })
       else this.log.warn('engine unavailable', { reason: next.engine.message })
     }

@@ -70,7 +70,6 @@ export function controlApi (agent: Agent): ApiHandler {
   const pingHeaders = (): Record<string, string> => {
     const m = agent.membership
     return {
-      'API-Version': API_VERSION,
       OSType: 'linux',
       'Docker-Experimental': 'false',
       'Cache-Control': 'no-cache, no-store, must-revalidate',

@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { TestCluster } from '../support/cluster.js'
+import { AgentProcess, freePort, waitFor } from '../support/agent-process.js'
+
+// Five real agents on 127.0.0.1, each with its own port, data dir, socket and hostname, every one
+// started under the dgram guard (test/support/dgram-guard.mjs).
+describe('cluster of 5 agents', () => {
+  let cluster: TestCluster
+  let ids: string[]
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ size: 5, managers: 2 })
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+  })
+
+  function onFailure (): string {
+    return cluster.logs()
+  }
+
+  it('joins with one token and every agent lists 5 ready nodes with the same IDs', async () => {
+    await cluster.waitForReady(5).catch(err => { throw new Error(`${(err as Error).message}\n${onFailure()}`) })
+    const lists = await Promise.all(cluster.agents.map(async a => (await a.api('GET', '/nodes')).body as any[]))
+    ids = lists[0]!.map(n => n.ID).sort()
+    expect(ids).toHaveLength(5)
+    for (const l of lists) expect(l.map(n => n.ID).sort()).toEqual(ids)
+    const hostnames = lists[0]!.map(n => n.Description.Hostname).sort()
+    expect(hostnames).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5'])
+    const roles = Object.fromEntries(lists[0]!.map(n => [n.Description.Hostname, n.Spec.Role]))
+    expect(roles).toEqual({ 'node-1': 'manager', 'node-2': 'manager', 'node-3': 'worker', 'node-4': 'worker', 'node-5': 'worker' })
+    for (const a of cluster.agents) {
+      const info = (await a.api('GET', '/info')).body
+      expect(info.Swarm.LocalNodeState).toBe('active')
+      expect(info.Swarm.Nodes).toBe(5)
+      expect(info.Swarm.Managers).toBe(2)
+    }
+  })
+
+  it('opens no UDP socket on any agent (dgram guard and /proc)', () => {
+    for (const a of cluster.agents) {
+      expect(a.logs).not.toContain('DGRAM-GUARD')
+      expect(a.udpSockets()).toEqual([])
+    }
+  })
+
+  it('sees a SIGKILLed agent as down on all others, then ready again under the same node ID after restart', async () => {
+    const victim = cluster.agents[3]!
+    const victimId = (await victim.api('GET', '/info')).body.Swarm.NodeID as string
+    await victim.kill('SIGKILL')
+    const others = cluster.agents.filter(a => a !== victim)
+    await waitFor('the killed node to be down everywhere', async () => {
+      for (const a of others) {
+        const n = (await a.api('GET', `/nodes/${victimId}`)).body
+        if (n.Status.State !== 'down') return false
+      }
+      return true
+    }, 10_000)
+    for (const a of others) expect(a.logs).toMatch(new RegExp(`member down node=${victimId}`))
+
+    await victim.start([])
+    expect((await victim.api('GET', '/info')).body.Swarm.NodeID).toBe(victimId)
+    await cluster.waitForReady(5)
+    const after = ((await cluster.agents[0]!.api('GET', '/nodes')).body as any[]).map(n => n.ID).sort()
+    expect(after).toEqual(ids)
+  })
+
+  it('refuses a malformed token, a wrong secret, another cluster\'s token and a rotated token; the member list does not change', async () => {
+    const first = cluster.agents[0]!
+    const sw = (await first.api('GET', '/swarm')).body
+    const joiner = await cluster.addAgent('joiner')
+    await joiner.start([])
+    const join = async (token: string, addr = first.addr): Promise<{ status: number, body: any }> =>
+      await joiner.api('POST', '/swarm/join', { RemoteAddrs: [addr], JoinToken: token, ListenAddr: joiner.addr })
+
+    let r = await join('not-a-token')
+    expect(r.status).toBe(400)
+    expect(r.body.message).toMatch(/invalid join token/)
+
+    const wrongSecret = sw.JoinTokens.Worker.replace(/-[0-9a-z]{25}$/, '-' + '0'.repeat(25))
+    r = await join(wrongSecret)
+    expect(r.status).toBe(400)
+    expect(r.body.message).toMatch(/invalid join token/)
+
+    // A token of another cluster, presented to this cluster's manager: the joiner notices the digest
+    // mismatch before it reveals the secret.
+    const other = new AgentProcess({ baseDir: cluster.baseDir, hostname: 'other-cluster', port: await freePort() })
+    cluster.agents.push(other)
+    await other.start(['--init'])
+    const otherToken = (await other.api('GET', '/swarm')).body.JoinTokens.Worker as string
+    r = await join(otherToken)
+    expect(r.status).toBe(400)
+    expect(r.body.message).toMatch(/not a member of the cluster this token belongs to/)
+    expect(other.logs).not.toMatch(/admitted node/)
+    await other.kill()
+
+    // Rotate the worker token: the old one admits no one; nodes already in keep working.
+    const rot = await first.api('POST', `/swarm/update?version=${sw.Version.Index as number}&rotateWorkerToken=true`, sw.Spec)
+    expect(rot.status).toBe(200)
+    const sw2 = (await first.api('GET', '/swarm')).body
+    expect(sw2.JoinTokens.Worker).not.toBe(sw.JoinTokens.Worker)
+    expect(sw2.JoinTokens.Manager).toBe(sw.JoinTokens.Manager)
+    r = await join(sw.JoinTokens.Worker)
+    expect(r.status).toBe(400)
+    expect(r.body.message).toMatch(/invalid join token/)
+
+    // A stale version is refused and changes nothing.
+    const stale = await first.api('POST', `/swarm/update?version=${sw.Version.Index as number}&rotateWorkerToken=true`, sw.Spec)
+    expect(stale.status).toBe(409)
+    expect((await first.api('GET', '/swarm')).body.JoinTokens.Worker).toBe(sw2.JoinTokens.Worker)
+
+    const listed = ((await first.api('GET', '/nodes')).body as any[]).map(n => n.ID).sort()
+    expect(listed).toEqual(ids)
+    expect(joiner.logs).not.toMatch(/joined swarm/)
+
+    // The second manager learns the rotated token too.
+    const second = cluster.agents[1]!
+    await waitFor('the rotation to reach the other manager', async () =>
+      (await second.api('GET', '/swarm')).body.JoinTokens.Worker === sw2.JoinTokens.Worker)
+
+    // The new token works, through a worker's address too (redirected to a manager).
+    r = await join(sw2.JoinTokens.Worker, cluster.agents[2]!.addr)
+    expect(r.status, JSON.stringify(r.body)).toBe(200)
+    await cluster.waitForReady(6)
+    await joiner.kill()
+  })
+
+  it('ignores forged heartbeats: a certificate of another root, and a member\'s certificate sent by another peer', async () => {
+    const { forgeHeartbeats } = await import('../support/forger.js')
+    const first = cluster.agents[0]!
+    const before = ((await first.api('GET', '/nodes')).body as any[]).map(n => `${n.ID as string}/${n.Description.Hostname as string}`).sort()
+    const clusterId = (await first.api('GET', '/info')).body.Swarm.Cluster.ID as string
+    const realCert = Buffer.from(JSON.parse(readFileSync(join(cluster.agents[2]!.dataDir, 'membership.json'), 'utf8')).certificate, 'base64')
+    const rejectedBefore = (first.logs.match(/rejected heartbeat/g) ?? []).length
+    const sent = await forgeHeartbeats({ target: first.addr, clusterId, realCertificate: realCert, count: 5 })
+    expect(sent).toBeGreaterThan(0)
+    await waitFor('the forged heartbeats to be rejected', () => (first.logs.match(/rejected heartbeat/g) ?? []).length >= rejectedBefore + 2)
+    expect(first.logs).toMatch(/rejected heartbeat .*not signed by this cluster's root key/)
+    expect(first.logs).toMatch(/rejected heartbeat .*bound to another peer/)
+    const after = ((await first.api('GET', '/nodes')).body as any[]).map(n => `${n.ID as string}/${n.Description.Hostname as string}`).sort()
+    expect(after).toEqual(before)
+    expect(after.join()).not.toContain('forged')
+  })
+})

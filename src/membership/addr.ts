@@ -36,7 +36,7 @@ export function parseHostPort (input: string, field: string, defaultPort = DEFAU
       hint: 'give an IP literal such as 10.0.0.5:4242 (host names are not resolved)'
     })
   }
-  const port = portText === undefined || portText === '' ? defaultPort : Number(portText)
+  const port = portText === undefined ? defaultPort : /^\d{1,5}$/.test(portText) ? Number(portText) : NaN
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new FlotillaError('invalid-argument', `${field}: port "${portText ?? ''}" is not between 1 and 65535`)
   }
@@ -53,8 +53,8 @@ export function toMultiaddr (hp: HostPort): string {
 
 /** `/ip4/1.2.3.4/tcp/5` → { ip, port }, or null for any other shape. */
 export function fromMultiaddr (ma: string): HostPort | null {
-  const m = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)/.exec(ma)
-  if (m === null) return null
+  const m = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d{1,5})(\/|$)/.exec(ma)
+  if (m === null || isIP(m[2]!) === 0 || Number(m[3]) > 65535) return null
   return { ip: m[2]!, port: Number(m[3]) }
 }
 

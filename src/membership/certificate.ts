@@ -41,8 +41,18 @@ export function generateRootKeyPair (): RootKeyPair {
   }
 }
 
+/** Parsed root keys by their DER (base64): a cluster has one, so this stays tiny. */
+const publicKeys = new Map<string, KeyObject>()
+
 export function rootPublicKey (der: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' })
+  const k = Buffer.from(der).toString('base64')
+  let key = publicKeys.get(k)
+  if (key === undefined) {
+    key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' })
+    if (publicKeys.size > 16) publicKeys.clear()
+    publicKeys.set(k, key)
+  }
+  return key
 }
 
 function rootPrivateKey (der: Uint8Array): KeyObject {
@@ -65,6 +75,22 @@ export function issueCertificate (root: RootKeyPair, claims: Omit<CertificateCla
  * Throws `unauthenticated` when the signature, the cluster or the shape is wrong.
  */
 export function verifyCertificate (encoded: Uint8Array, rootPublicKeyDer: Uint8Array, clusterId: string): CertificateClaims {
+  // Every heartbeat carries its sender's certificate: verify each distinct one once. The cache key
+  // covers the certificate, the root and the cluster, so a hit is the same verification's result.
+  const cacheKey = `${clusterId}/${Buffer.from(rootPublicKeyDer).toString('base64')}/${Buffer.from(encoded).toString('base64')}`
+  const cached = verified.get(cacheKey)
+  if (cached !== undefined) return cached
+  const claims = verifyUncached(encoded, rootPublicKeyDer, clusterId)
+  if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!)
+  verified.set(cacheKey, claims)
+  return claims
+}
+
+/** Certificates already verified, oldest first; bounded so a flood of distinct forgeries cannot grow it. */
+const verified = new Map<string, CertificateClaims>()
+const MAX_VERIFIED = 4096
+
+function verifyUncached (encoded: Uint8Array, rootPublicKeyDer: Uint8Array, clusterId: string): CertificateClaims {
   let outer: unknown
   try {
     outer = decode(encoded, MAX_CERTIFICATE_BYTES)

@@ -87,8 +87,11 @@ export class MemberTable {
       if (!newer) return { accepted: false, reason: `stale or replayed heartbeat from ${claims.nodeId} (incarnation ${hb.incarnation}, seq ${hb.seq})` }
     }
     const leaving = hb.status === 'leaving'
-    const change = leaving ? this.detector.left(claims.nodeId, nowMs) : this.detector.heard(claims.nodeId, nowMs)
-    const liveness = this.detector.liveness(claims.nodeId)
+    // The local node is alive by definition: the detector never tracks it, so a stalled event loop
+    // cannot make it "come back up".
+    const isSelf = claims.nodeId === this.selfNodeId
+    const change = isSelf ? null : leaving ? this.detector.left(claims.nodeId, nowMs) : this.detector.heard(claims.nodeId, nowMs)
+    const liveness = isSelf ? (leaving ? 'down' : 'ready') : this.detector.liveness(claims.nodeId)
     const visibleChange = prev === undefined || change !== null || prev.hostname !== hb.hostname || prev.role !== claims.role ||
       prev.addrs.join() !== hb.addrs.join() || JSON.stringify(prev.description) !== JSON.stringify(hb.description)
     const member: Member = {

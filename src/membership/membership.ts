@@ -72,6 +72,8 @@ export class Membership {
   private readonly backoff = new Map<string, { nextAtMs: number, delayMs: number }>()
   private readonly dialing = new Set<string>()
   private readonly timers: NodeJS.Timeout[] = []
+  /** Heartbeats the gossip validator already decoded and authenticated, handed on to delivery. */
+  private readonly validated = new WeakMap<Uint8Array, { hb: Heartbeat, claims: CertificateClaims }>()
   private fetchingConfig = false
   private seq = 0
   private saveTimer: NodeJS.Timeout | null = null
@@ -203,6 +205,7 @@ export class Membership {
           this.reject(from, `stale or replayed heartbeat of ${claims.nodeId}`)
           return 'ignore'
         }
+        this.validated.set(data, { hb, claims })
         return 'accept'
       } catch (err) {
         this.reject(from, (err as Error).message)
@@ -283,15 +286,17 @@ export class Membership {
   }
 
   private onHeartbeat (from: string, data: Uint8Array): void {
-    let hb: Heartbeat
-    let claims: CertificateClaims
-    try {
-      hb = decodeHeartbeat(data)
-      claims = authenticateHeartbeat(hb, from, { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer })
-    } catch (err) {
-      this.reject(from, (err as Error).message)
-      return
+    let checked = this.validated.get(data)
+    if (checked === undefined) {
+      try {
+        const hb = decodeHeartbeat(data)
+        checked = { hb, claims: authenticateHeartbeat(hb, from, { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer }) }
+      } catch (err) {
+        this.reject(from, (err as Error).message)
+        return
+      }
     }
+    const { hb, claims } = checked
     const verdict = this.table.applyHeartbeat(hb, claims, this.deps.now())
     if (!verdict.accepted) {
       this.reject(from, verdict.reason)

@@ -1,6 +1,6 @@
 import type { PrivateKey } from '@libp2p/interface'
 import {
-  FlotillaError, Membership, loadOrCreateNodeKey, loadMembershipState, loadClusterConfig, clearMembership,
+  FlotillaError, asFlotillaError, Membership, loadOrCreateNodeKey, loadMembershipState, loadClusterConfig, clearMembership,
   defaultAdvertiseIp, isUnspecified, type HostPort, type Logger, type NodeDescription, type NodeAddresses
 } from '../membership/index.js'
 import { hostDescription, type Executor } from '../tasks/index.js'
@@ -37,6 +37,8 @@ export interface AgentDeps {
   readonly logger: Logger
   readonly executor: Executor
   readonly now: () => number
+  /** A failure the agent cannot continue after (e.g. `--join` refused); the process stops with it. */
+  readonly onFatal: (err: unknown) => void
 }
 
 /** One host's agent: the node identity, its membership of a cluster (if any) and its engine. */
@@ -46,6 +48,7 @@ export class Agent {
   private key: PrivateKey | null = null
   private engineTimer: NodeJS.Timeout | null = null
   private engineChecked = false
+  private stopped = false
   private readonly log: Logger
 
   constructor (readonly config: AgentConfig, private readonly deps: AgentDeps) {
@@ -67,7 +70,7 @@ export class Agent {
     }
     const start = this.config.start
     if (start.kind === 'init') await this.init({ spec: normalizeSwarmSpec(undefined) })
-    else if (start.kind === 'join') await this.join({ remotes: [start.remote], token: start.token })
+    else if (start.kind === 'join') this.joinUntilAdmitted({ remotes: [start.remote], token: start.token })
     else this.log.info('not part of a swarm; waiting for `swarm init` or `swarm join` on the socket')
   }
 
@@ -122,6 +125,30 @@ export class Agent {
     const m = await this.transition('init', async () => await Membership.init(this.membershipDeps(), addrs, req.spec))
     this.log.info('swarm initialized', { cluster: m.clusterId, node: m.nodeId, addr: m.advertiseAddr })
     return m.nodeId
+  }
+
+  /**
+   * `--join` at start: hosts boot in any order, so an unreachable address is retried with backoff
+   * (0.25 s doubling to 5 s) while the socket already answers; a refusal (bad token, wrong cluster)
+   * is fatal and stops the agent with the reason.
+   */
+  private joinUntilAdmitted (req: JoinRequest): void {
+    const attempt = async (): Promise<void> => {
+      let delayMs = 250
+      for (let n = 1; ; n++) {
+        try {
+          await this.join(req)
+          return
+        } catch (err) {
+          const e = asFlotillaError(err)
+          if (!e.retryable || this.stopped) throw e
+          this.log.warn('cannot join yet; retrying', { attempt: n, inMs: delayMs, err: e.message })
+          await new Promise(resolve => setTimeout(resolve, delayMs))
+          delayMs = Math.min(delayMs * 2, 5000)
+        }
+      }
+    }
+    attempt().catch((err: unknown) => { if (!this.stopped) this.deps.onFatal(err) })
   }
 
   /** `swarm join`: join through any member; the token decides the role. */
@@ -181,6 +208,7 @@ export class Agent {
 
   /** Stop the agent; a membership stays on disk and is resumed at the next start. */
   async stop (): Promise<void> {
+    this.stopped = true
     if (this.engineTimer !== null) clearInterval(this.engineTimer)
     const m = this.membership
     this.phase = { kind: 'inactive' }

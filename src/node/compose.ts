@@ -14,12 +14,12 @@ export interface RunningAgent {
 
 /**
  * The composition root: the executor for the node's engine, the agent, then the control socket. The
- * socket opens only after the agent has resumed (or inited/joined), so a client never sees a
- * half-started agent.
+ * socket opens after the agent has resumed or inited; a `--join` may still be retrying then (the
+ * socket reports LocalNodeState "pending").
  */
-export async function startAgent (config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+export async function startAgent (config: AgentConfig, logger: Logger, onFatal: (err: unknown) => void): Promise<RunningAgent> {
   const executor = new DockerExecutor(config.dockerHost)
-  const agent = new Agent(config, { logger, executor, now: () => Date.now() })
+  const agent = new Agent(config, { logger, executor, now: () => Date.now(), onFatal })
   await agent.start()
   let server: Server
   try {

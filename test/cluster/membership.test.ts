@@ -144,3 +144,32 @@ describe('cluster of 5 agents', () => {
     expect(after.join()).not.toContain('forged')
   })
 })
+
+describe('agent started with --join', () => {
+  let cluster: TestCluster
+  beforeAll(async () => { cluster = await TestCluster.start({ size: 1 }) })
+  afterAll(async () => { await cluster?.stop() })
+
+  it('retries while the manager is unreachable and joins once it is back', async () => {
+    const manager = cluster.agents[0]!
+    const token = (await manager.api('GET', '/swarm')).body.JoinTokens.Worker as string
+    await manager.kill()
+    const joiner = await cluster.addAgent('late-joiner')
+    await joiner.start(['--join', manager.addr, '--token', token])
+    await waitFor('a retry to be logged', () => /cannot join yet; retrying/.test(joiner.logs))
+    expect((await joiner.api('GET', '/info')).body.Swarm.LocalNodeState).not.toBe('active')
+    await manager.start([])
+    await cluster.waitForReady(2, 30_000)
+  })
+
+  it('stops with a clear message when the token is refused', async () => {
+    const manager = cluster.agents[0]!
+    const token = (await manager.api('GET', '/swarm')).body.JoinTokens.Worker as string
+    const bad = token.replace(/-[0-9a-z]{25}$/, '-' + 'z'.repeat(25))
+    const joiner = await cluster.addAgent('refused-joiner')
+    await joiner.start(['--join', manager.addr, '--token', bad]).catch(() => {})
+    await waitFor('the refused agent to exit', () => !joiner.running)
+    expect(joiner.logs).toMatch(/Error: invalid join token/)
+    expect(joiner.logs).toMatch(/Hint: .*join-token/)
+  })
+})

@@ -19,7 +19,10 @@ const ROOT = repoRoot()
 /** Node 22 from the `node` devDependency (the machine's own may be older). */
 export const NODE = existsSync(join(ROOT, 'node_modules/.bin/node')) ? join(ROOT, 'node_modules/.bin/node') : process.execPath
 const MAIN = join(ROOT, 'dist/src/node/main.js')
+const BIN = join(ROOT, 'bin/flotilla.js')
 const GUARD = join(ROOT, 'test/support/dgram-guard.mjs')
+/** The Node flags the `flotilla` command runs with, read from its shebang so that tests run what users run. */
+const NODE_FLAGS = (/^#!.*?\bnode\b(.*)$/.exec(readFileSync(BIN, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter(f => f !== '')
 
 /** An OS-assigned free TCP port on 127.0.0.1 (released before use; good enough on a test host). */
 export async function freePort (): Promise<number> {
@@ -111,7 +114,7 @@ export class AgentProcess {
   /** Start the process and wait until its socket answers `/_ping`. */
   async start (extraArgs: readonly string[] = this.opts.args ?? []): Promise<void> {
     const args = [
-      '--import', GUARD, MAIN, 'agent',
+      ...NODE_FLAGS, '--import', GUARD, BIN, 'agent',
       '--data-dir', this.dataDir,
       '--socket', this.socket,
       '--listen-addr', this.addr,
@@ -120,15 +123,19 @@ export class AgentProcess {
       ...(this.opts.dockerHost === undefined ? [] : ['--docker-host', this.opts.dockerHost]),
       ...extraArgs
     ]
-    const child = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOTILLA_HOST: undefined } })
+    // Only this agent's own settings: no FLOTILLA_* variable of the test runner's leaks in.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOTILLA_')))
+    const child = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
     this.child = child
-    child.stdout.on('data', (c: Buffer) => { this.logs += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { this.logs += c.toString() })
+    child.stdout.setEncoding('utf8').on('data', (c: string) => { this.logs += c })
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { this.logs += c })
     this.exited = new Promise(res => { child.once('exit', code => { res(code) }) })
     await waitFor(`${this.opts.hostname}'s socket`, async () => {
-      if (!this.running) throw new Error(`agent ${this.opts.hostname} exited early:\n${this.logs}`)
+      if (!this.running) return 'exited'
       return (await this.api('GET', '/_ping')).status === 200
-    }, 20_000, 50)
+    }, 20_000, 50).then(v => {
+      if (v === 'exited') throw new Error(`agent ${this.opts.hostname} exited early:\n${this.logs}`)
+    })
   }
 
   /** SIGKILL (or another signal) and wait for the exit. */

@@ -50,7 +50,7 @@ export class TestCluster {
     }
   }
 
-  /** Wait until every running agent lists `count` nodes, all ready (or the states `expect` gives). */
+  /** Wait until every running agent lists `count` nodes, all ready. */
   async waitForReady (count: number, timeoutMs = 20_000): Promise<void> {
     await waitFor(`every agent to list ${count} ready nodes`, async () => {
       for (const a of this.agents.filter(x => x.running)) {

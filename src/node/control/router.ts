@@ -39,7 +39,13 @@ export class Router {
         const method = req.method === 'HEAD' ? 'GET' : req.method // HEAD is GET without the body
         if (method !== r.method) continue
         const params: Record<string, string> = {}
-        r.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]!) })
+        r.names.forEach((n, i) => {
+          try {
+            params[n] = decodeURIComponent(m[i + 1]!)
+          } catch {
+            throw new FlotillaError('invalid-argument', `malformed percent-encoding in path parameter ${n}: ${m[i + 1]!}`)
+          }
+        })
         return await r.handler({ ...req, path }, params)
       }
       if (pathMatched) return { status: 405, json: { message: `method ${req.method} not allowed on ${path}` } }

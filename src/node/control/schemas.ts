@@ -111,7 +111,7 @@ export function parseFilters (raw: string | null, allowed: readonly string[]): M
     if (!allowed.includes(key)) throw new FlotillaError('invalid-argument', `invalid filter '${key}'`)
     let values: string[]
     if (Array.isArray(val) && val.every(x => typeof x === 'string')) values = val
-    else if (typeof val === 'object' && val !== null && Object.values(val).every(x => x === true)) values = Object.keys(val)
+    else if (typeof val === 'object' && val !== null && !Array.isArray(val) && Object.values(val).every(x => x === true)) values = Object.keys(val)
     else throw new FlotillaError('invalid-argument', `invalid filter '${key}': expected {"value": true}`)
     out.set(key, values)
   }

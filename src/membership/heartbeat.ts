@@ -39,8 +39,8 @@ export interface Heartbeat {
   readonly addrs: readonly string[]
   readonly status: HeartbeatStatus
   readonly description: NodeDescription
-  /** Managers: version of the cluster configuration they hold (tokens, spec), so peers fetch a newer one. 0 on workers. */
-  readonly configVersion: number
+  /** The Raft leader's node ID as the sender knows it ('' when unknown): every node finds the leader fast. */
+  readonly leaderId: string
 }
 
 export const MAX_HEARTBEAT_BYTES = 16 * 1024
@@ -74,7 +74,7 @@ export function decodeHeartbeat (bytes: Uint8Array): Heartbeat {
   if (!isRecord(v) || v.v !== 1 || !isBytes(v.cert) || !isSafeUint(v.incarnation) || !isSafeUint(v.seq) ||
     !isSafeUint(v.sentAtMs) || !isShortString(v.hostname) || !isStringArray(v.addrs, MAX_ADDRS) ||
     !v.addrs.every(isShortString) || (v.status !== 'ready' && v.status !== 'leaving') || !isDescription(v.description) ||
-    !isSafeUint(v.configVersion)) {
+    typeof v.leaderId !== 'string' || v.leaderId.length > 64) {
     throw new FlotillaError('invalid-argument', 'heartbeat is malformed')
   }
   return v as unknown as Heartbeat

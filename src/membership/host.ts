@@ -31,14 +31,20 @@ export type GossipVerdict = 'accept' | 'reject' | 'ignore'
 export interface StreamHandlerInit {
   /** Largest frame the handler reads on this protocol. */
   readonly maxFrameBytes: number
-  /** Abort the exchange after this long. */
+  /** Abort the exchange after this long; 0 for long-lived streams (Raft), which end when the peer goes. */
   readonly timeoutMs: number
 }
 
 export class P2PHost {
-  private constructor (private readonly node: Libp2p<{ pubsub: PubSub }>, private readonly log: Logger) {}
+  private constructor (
+    private readonly node: Libp2p<{ pubsub: PubSub }>,
+    private readonly log: Logger,
+    private readonly gate: { denied: (peerId: string) => boolean }
+  ) {}
 
   static async start (init: HostInit): Promise<P2PHost> {
+    // The gater is built before the host object exists; it consults whatever `setDenied` installs later.
+    const gate = { denied: (_peerId: string): boolean => false }
     let node: Libp2p<{ pubsub: PubSub }>
     try {
       node = await createLibp2p({
@@ -50,6 +56,10 @@ export class P2PHost {
         // A busy 2-core host must not look like a dead peer: liveness is the failure detector's job.
         connectionMonitor: { abortConnectionOnPingFailure: false },
         connectionManager: { maxConnections: 1000 },
+        connectionGater: {
+          denyInboundEncryptedConnection: (peer) => gate.denied(peer.toString()),
+          denyOutboundEncryptedConnection: (peer) => gate.denied(peer.toString())
+        },
         services: {
           identify: identify(),
           ping: ping(),
@@ -69,7 +79,12 @@ export class P2PHost {
         cause: err, hint: e.code === 'EADDRINUSE' ? 'another process uses that port; choose another with --listen-addr' : undefined
       })
     }
-    return new P2PHost(node, init.logger)
+    return new P2PHost(node, init.logger, gate)
+  }
+
+  /** Refuse connections from and to the peers `denied` names (removed nodes), from now on. */
+  setDenied (denied: (peerId: string) => boolean): void {
+    this.gate.denied = denied
   }
 
   get peerId (): string {
@@ -120,7 +135,7 @@ export class P2PHost {
   async handle (protocol: string, init: StreamHandlerInit, handler: (stream: FrameStream, remotePeer: string, signal: AbortSignal) => Promise<void>): Promise<void> {
     await this.node.handle(protocol, ({ stream, connection }) => {
       const fs = frameStream(stream, init.maxFrameBytes)
-      const signal = AbortSignal.timeout(init.timeoutMs)
+      const signal = init.timeoutMs > 0 ? AbortSignal.timeout(init.timeoutMs) : new AbortController().signal
       const remotePeer = connection.remotePeer.toString()
       handler(fs, remotePeer, signal).then(
         async () => { await fs.close().catch(() => {}) },
@@ -129,7 +144,11 @@ export class P2PHost {
           fs.abort(err instanceof Error ? err : new Error(String(err)))
         }
       )
-    }, { maxInboundStreams: 64 })
+    }, { maxInboundStreams: 64, force: true })
+  }
+
+  async unhandle (protocol: string): Promise<void> {
+    await this.node.unhandle(protocol)
   }
 
   subscribe (topic: string): void {

@@ -2,7 +2,6 @@ import { isBytes, isRecord, isStringArray } from './codec.js'
 import { FlotillaError, type ErrorCode } from './errors.js'
 import { isNodeRole, verifyCertificate } from './certificate.js'
 import { rootKeyDigest, type ParsedToken } from './token.js'
-import { decodeClusterConfig, encodeClusterConfig, type ClusterConfig } from './cluster-config.js'
 import type { KnownMember } from './member-table.js'
 import type { P2PHost } from './host.js'
 
@@ -36,8 +35,6 @@ export interface JoinGrant {
   readonly rootPublicKeyDer: Uint8Array
   readonly certificate: Uint8Array
   readonly members: readonly KnownMember[]
-  /** Present when the grant is for a manager. */
-  readonly config: ClusterConfig | null
 }
 
 export type AdmitResult =
@@ -72,8 +69,7 @@ export async function serveJoin (host: P2PHost, authority: JoinAuthority): Promi
       await stream.write({
         t: 'admitted',
         cert: g.certificate,
-        members: g.members,
-        config: g.config === null ? null : encodeClusterConfig(g.config)
+        members: g.members
       }, signal)
     } else {
       await stream.write({ t: 'refused', code: result.code, message: result.message, hint: result.hint ?? null, managers: result.managers ?? [] }, signal)
@@ -137,8 +133,7 @@ export async function requestJoin (host: P2PHost, addr: string, token: ParsedTok
         clusterId: id.clusterId,
         rootPublicKeyDer: new Uint8Array(id.rootPublicKey),
         certificate: new Uint8Array(res.cert),
-        members: res.members as KnownMember[],
-        config: isBytes(res.config) ? decodeClusterConfig(res.config) : null
+        members: res.members as KnownMember[]
       }
     }
   } finally {

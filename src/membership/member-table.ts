@@ -13,7 +13,7 @@ export interface Member {
   readonly liveness: Liveness
   readonly incarnation: number
   readonly seq: number
-  readonly configVersion: number
+  readonly leaderId: string
   /** From the certificate: when the node was admitted. */
   readonly createdAtMs: number
   readonly updatedAtMs: number
@@ -67,7 +67,7 @@ export class MemberTable {
       liveness,
       incarnation: 0,
       seq: 0,
-      configVersion: 0,
+      leaderId: '',
       updatedAtMs: nowMs,
       version: ++this.version
     })
@@ -104,7 +104,7 @@ export class MemberTable {
       liveness,
       incarnation: hb.incarnation,
       seq: hb.seq,
-      configVersion: hb.configVersion,
+      leaderId: hb.leaderId,
       createdAtMs: claims.issuedAtMs,
       updatedAtMs: visibleChange ? nowMs : (prev?.updatedAtMs ?? nowMs),
       version: visibleChange ? ++this.version : (prev?.version ?? ++this.version),

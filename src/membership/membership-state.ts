@@ -2,7 +2,6 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { readFileIfExists, removeIfExists, writeFileDurable } from './durable-file.js'
-import { decodeClusterConfig, encodeClusterConfig, type ClusterConfig } from './cluster-config.js'
 import { FlotillaError } from './errors.js'
 import type { KnownMember } from './member-table.js'
 import type { NodeRole } from './certificate.js'
@@ -11,7 +10,6 @@ import type { NodeRole } from './certificate.js'
  * The files a node keeps in its data dir:
  *   node.key        libp2p Ed25519 key (the node's peer identity), 0600, created on first start
  *   membership.json the cluster this node belongs to, its certificate, the members it knew, 0600
- *   cluster.bin     managers only: the ClusterConfig (root private key, token secrets), 0600
  * Each is replaced atomically and fsynced before the change it records is acted on.
  */
 export interface MembershipState {
@@ -29,7 +27,6 @@ export interface MembershipState {
 
 const KEY_FILE = 'node.key'
 const STATE_FILE = 'membership.json'
-const CONFIG_FILE = 'cluster.bin'
 
 export async function loadOrCreateNodeKey (dataDir: string): Promise<PrivateKey> {
   const path = join(dataDir, KEY_FILE)
@@ -82,17 +79,7 @@ export async function saveMembershipState (dataDir: string, state: MembershipSta
   await writeFileDurable(join(dataDir, STATE_FILE), JSON.stringify(j, null, 2))
 }
 
-export async function loadClusterConfig (dataDir: string): Promise<ClusterConfig | null> {
-  const bytes = await readFileIfExists(join(dataDir, CONFIG_FILE))
-  return bytes === null ? null : decodeClusterConfig(bytes)
-}
-
-export async function saveClusterConfig (dataDir: string, config: ClusterConfig): Promise<void> {
-  await writeFileDurable(join(dataDir, CONFIG_FILE), encodeClusterConfig(config))
-}
-
 /** Forget the cluster (after `swarm leave`); the node key stays, as a host keeps its engine ID. */
 export async function clearMembership (dataDir: string): Promise<void> {
-  await removeIfExists(join(dataDir, CONFIG_FILE))
   await removeIfExists(join(dataDir, STATE_FILE))
 }

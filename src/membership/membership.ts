@@ -1,16 +1,15 @@
 import type { PrivateKey } from '@libp2p/interface'
-import { P2PHost } from './host.js'
+import { P2PHost, type StreamHandlerInit } from './host.js'
 import { MemberTable, type Member, type MemberEvent, type KnownMember } from './member-table.js'
 import { authenticateHeartbeat, decodeHeartbeat, encodeHeartbeat, type Heartbeat, type HeartbeatStatus, type NodeDescription } from './heartbeat.js'
-import { certificateClaims, issueCertificate, type CertificateClaims, type NodeRole } from './certificate.js'
-import { isNewer, newClusterConfig, rotateToken, withSpec, decodeClusterConfig, encodeClusterConfig, type ClusterConfig } from './cluster-config.js'
-import { clearMembership, saveClusterConfig, saveMembershipState, type MembershipState } from './membership-state.js'
-import { serveJoin, requestJoin, type AdmitResult, type JoinRequest } from './join-protocol.js'
-import { parseToken, roleForSecret } from './token.js'
+import { certificateClaims, verifyCertificate, type CertificateClaims, type NodeRole } from './certificate.js'
+import { clearMembership, saveMembershipState, type MembershipState } from './membership-state.js'
+import { serveJoin, requestJoin, type AdmitResult, type JoinGrant, type JoinRequest } from './join-protocol.js'
+import { parseToken } from './token.js'
 import { FlotillaError, asFlotillaError } from './errors.js'
-import { newObjectId } from './ids.js'
 import { isBytes, isRecord } from './codec.js'
 import { formatHostPort, toMultiaddr, fromMultiaddr, type HostPort } from './addr.js'
+import type { FrameStream } from './frame-stream.js'
 import type { Logger } from './logger.js'
 
 /** Periods of the gossip membership, in milliseconds. */
@@ -27,7 +26,7 @@ export interface MembershipTiming {
  * Defaults chosen for detection within 3 s on a loaded 2-core host: four missed heartbeats make a member
  * down; a heartbeat is ~1 KiB, so 10 members cost ~20 KiB/s per node.
  */
-export const DEFAULT_TIMING: MembershipTiming = { heartbeatMs: 500, suspectAfterMs: 1200, downAfterMs: 2000 }
+export const DEFAULT_TIMING: MembershipTiming = Object.freeze({ heartbeatMs: 500, suspectAfterMs: 1200, downAfterMs: 2000 })
 
 export interface MembershipDeps {
   readonly dataDir: string
@@ -46,35 +45,60 @@ export interface NodeAddresses {
   readonly hostname: string
 }
 
+/** What the cluster already decided about this node: from `swarm init`, a join grant, or the data dir. */
+export interface MembershipIdentity {
+  readonly clusterId: string
+  readonly rootPublicKeyDer: Uint8Array
+  readonly certificate: Uint8Array
+  readonly members: readonly KnownMember[]
+}
+
+/**
+ * What managers plug in (the election layer, which holds the replicated store): admitting joiners,
+ * and which removed nodes to refuse. Workers have none; they redirect joiners to managers.
+ */
+export interface ClusterAuthority {
+  admit(req: JoinRequest): Promise<AdmitResult>
+}
+
 export interface MembershipStats {
   /** Gossip messages refused: undecodable, unauthenticated, stale or replayed. */
   rejectedHeartbeats: number
 }
 
-const CONFIG_PROTOCOL = '/flotilla/config/1.0.0'
+/** A member reached over a member-only protocol: who it is, as its certificate says. */
+export interface PeerIdentity {
+  readonly peerId: string
+  readonly claims: CertificateClaims
+}
+
 const TICK_MS = 100
 const RECONNECT_MS = 500
 const SAVE_DEBOUNCE_MS = 1000
+const HANDSHAKE_FRAME_BYTES = 4096
 
 /**
  * This node's membership of a cluster: the libp2p host, the signed gossip heartbeats, the member table
- * with failure detection, the join handshake it serves, and (on managers) the cluster configuration.
- * Created by `init`, `join` or `resume`; ended by `stop` (the agent exits, the membership stays on disk)
- * or `leave` (the membership is forgotten).
+ * with failure detection, the join handshake it serves, and member-only protocols (Raft, forwarded
+ * API calls) whose streams open with the dialer's certificate. Started by `start` (after `swarm init`,
+ * a join, or from the data dir); ended by `stop` (the membership stays on disk) or `leave`.
  */
 export class Membership {
   readonly stats: MembershipStats = { rejectedHeartbeats: 0 }
   private readonly table: MemberTable
   private readonly log: Logger
   private readonly topic: string
-  private readonly selfClaims: CertificateClaims
+  private selfClaims: CertificateClaims
   private readonly listeners: Array<(e: MemberEvent) => void> = []
   private readonly backoff = new Map<string, { nextAtMs: number, delayMs: number }>()
   private readonly dialing = new Set<string>()
   private readonly timers: NodeJS.Timeout[] = []
   /** Heartbeats the gossip validator already decoded and authenticated, handed on to delivery. */
   private readonly validated = new WeakMap<Uint8Array, { hb: Heartbeat, claims: CertificateClaims }>()
-  private fetchingConfig = false
+  /** Removed nodes (node ID → peer ID): their gossip, streams and connections are refused. */
+  private readonly revoked = new Map<string, string>()
+  private authority: ClusterAuthority | null = null
+  private localLeaderId: string | null = null
   private seq = 0
   private saveTimer: NodeJS.Timeout | null = null
   private stopped = false
@@ -83,7 +107,6 @@ export class Membership {
     private readonly deps: MembershipDeps,
     private readonly host: P2PHost,
     private state: MembershipState,
-    private config: ClusterConfig | null,
     private readonly addresses: NodeAddresses
   ) {
     this.log = deps.logger.child('membership')
@@ -92,31 +115,42 @@ export class Membership {
     this.table = new MemberTable(state.nodeId, { suspectAfterMs: deps.timing.suspectAfterMs, downAfterMs: deps.timing.downAfterMs })
     const now = deps.now()
     for (const m of state.members) if (m.nodeId !== state.nodeId) this.table.restore(m, now)
+    host.setDenied(peerId => this.isRevokedPeer(peerId))
   }
 
-  /** `swarm init`: create a cluster whose only member and first manager is this node. */
-  static async init (deps: MembershipDeps, addrs: NodeAddresses, spec: Readonly<Record<string, unknown>>): Promise<Membership> {
-    const host = await P2PHost.start({ privateKey: deps.privateKey, listen: toMultiaddr(addrs.listen), announce: toMultiaddr(addrs.advertise), logger: deps.logger })
-    try {
-      const nodeId = newObjectId()
-      const config = newClusterConfig(nodeId, spec, deps.now())
-      const certificate = issueCertificate(config.root, { clusterId: config.clusterId, nodeId, peerId: host.peerId, role: 'manager', issuedAtMs: deps.now() })
-      const state = Membership.stateFor(addrs, config.clusterId, nodeId, 'manager', certificate, config.root.publicKeyDer, [], 0)
-      await saveClusterConfig(deps.dataDir, config)
-      return await Membership.run(deps, host, state, config, addrs)
-    } catch (err) {
-      await host.stop()
-      throw err
-    }
+  /** Start the libp2p host for this node's key: needed before a join handshake or a membership. */
+  static async startHost (deps: MembershipDeps, addrs: NodeAddresses): Promise<P2PHost> {
+    return await P2PHost.start({ privateKey: deps.privateKey, listen: toMultiaddr(addrs.listen), announce: toMultiaddr(addrs.advertise), logger: deps.logger })
   }
 
   /**
-   * `swarm join`: run the join handshake against `remotes` (following a worker's redirect to its
-   * managers) and start as a member with the certificate granted.
+   * Become a member with `identity` (from `swarm init` or a join grant): persist it, then gossip.
+   * Takes ownership of `host` (stopped on failure).
    */
-  static async join (deps: MembershipDeps, addrs: NodeAddresses, remotes: readonly HostPort[], tokenText: string): Promise<Membership> {
+  static async create (deps: MembershipDeps, host: P2PHost, addrs: NodeAddresses, identity: MembershipIdentity): Promise<Membership> {
+    const claims = certificateClaims(identity.certificate)
+    if (claims.peerId !== host.peerId) throw new FlotillaError('internal', 'certificate names another peer than this host')
+    const state: MembershipState = {
+      clusterId: identity.clusterId,
+      nodeId: claims.nodeId,
+      role: claims.role,
+      certificate: identity.certificate,
+      rootPublicKeyDer: identity.rootPublicKeyDer,
+      listenAddr: toMultiaddr(addrs.listen),
+      advertiseAddr: toMultiaddr(addrs.advertise),
+      incarnation: 0,
+      members: identity.members
+    }
+    return await Membership.run(deps, host, state, addrs)
+  }
+
+  /**
+   * The join handshake against `remotes` (following a worker's redirect to its managers). Returns the
+   * grant and the started host, which `create` then takes over.
+   */
+  static async join (deps: MembershipDeps, addrs: NodeAddresses, remotes: readonly HostPort[], tokenText: string): Promise<{ grant: JoinGrant, host: P2PHost }> {
     const token = parseToken(tokenText)
-    const host = await P2PHost.start({ privateKey: deps.privateKey, listen: toMultiaddr(addrs.listen), announce: toMultiaddr(addrs.advertise), logger: deps.logger })
+    const host = await Membership.startHost(deps, addrs)
     try {
       const queue = remotes.map(toMultiaddr)
       const tried = new Set<string>()
@@ -135,16 +169,12 @@ export class Membership {
           continue
         }
         if (outcome.kind === 'redirect') {
-          deps.logger.child('membership').info('join address is a worker; trying its managers', { managers: outcome.managers.join(',') })
+          deps.logger.child('membership').info('join address cannot admit; trying the managers it named', { managers: outcome.managers.join(',') })
           queue.push(...outcome.managers)
-          lastError = new FlotillaError('unavailable', outcome.message, { hint: 'join through a manager\'s address' })
+          lastError = new FlotillaError('unavailable', outcome.message, { retryable: true, hint: 'join through a manager\'s address' })
           continue
         }
-        const g = outcome.grant
-        const claims = certificateClaims(g.certificate)
-        const state = Membership.stateFor(addrs, g.clusterId, claims.nodeId, claims.role, g.certificate, g.rootPublicKeyDer, g.members, 0)
-        if (g.config !== null) await saveClusterConfig(deps.dataDir, g.config)
-        return await Membership.run(deps, host, state, g.config, addrs)
+        return { grant: outcome.grant, host }
       }
       throw lastError ?? new FlotillaError('invalid-argument', 'no address to join')
     } catch (err) {
@@ -154,52 +184,45 @@ export class Membership {
   }
 
   /** Restart with the membership found in the data dir: rejoin by dialling the members it knew. */
-  static async resume (deps: MembershipDeps, state: MembershipState, config: ClusterConfig | null, hostname: string): Promise<Membership> {
+  static async resume (deps: MembershipDeps, state: MembershipState, hostname: string): Promise<Membership> {
     const addrs: NodeAddresses = {
       listen: fromMultiaddr(state.listenAddr) ?? { ip: '0.0.0.0', port: 0 },
       advertise: fromMultiaddr(state.advertiseAddr) ?? { ip: '127.0.0.1', port: 0 },
       hostname
     }
-    const host = await P2PHost.start({ privateKey: deps.privateKey, listen: state.listenAddr, announce: state.advertiseAddr, logger: deps.logger })
+    const host = await Membership.startHost(deps, addrs)
+    if (host.peerId !== certificateClaims(state.certificate).peerId) {
+      await host.stop()
+      throw new FlotillaError('internal', 'the node key does not match the certificate in the data dir', {
+        hint: 'the data dir was tampered with; leave the swarm (`flotilla swarm leave --force`) and join again'
+      })
+    }
+    return await Membership.run(deps, host, state, addrs)
+  }
+
+  private static async run (deps: MembershipDeps, host: P2PHost, state: MembershipState, addrs: NodeAddresses): Promise<Membership> {
     try {
-      if (host.peerId !== certificateClaims(state.certificate).peerId) {
-        throw new FlotillaError('internal', 'the node key does not match the certificate in the data dir', {
-          hint: 'the data dir was tampered with; leave the swarm (`flotilla swarm leave --force`) and join again'
-        })
-      }
-      return await Membership.run(deps, host, { ...state }, config, addrs)
+      // A new incarnation is on disk before the first heartbeat, so no restart can reuse (incarnation, seq).
+      const started = { ...state, incarnation: state.incarnation + 1 }
+      await saveMembershipState(deps.dataDir, started)
+      const m = new Membership(deps, host, started, addrs)
+      await m.start()
+      return m
     } catch (err) {
       await host.stop()
       throw err
     }
   }
 
-  private static stateFor (addrs: NodeAddresses, clusterId: string, nodeId: string, role: NodeRole, certificate: Uint8Array,
-    rootPublicKeyDer: Uint8Array, members: readonly KnownMember[], incarnation: number): MembershipState {
-    return {
-      clusterId, nodeId, role, certificate, rootPublicKeyDer,
-      listenAddr: toMultiaddr(addrs.listen),
-      advertiseAddr: toMultiaddr(addrs.advertise),
-      incarnation,
-      members
-    }
-  }
-
-  private static async run (deps: MembershipDeps, host: P2PHost, state: MembershipState, config: ClusterConfig | null, addrs: NodeAddresses): Promise<Membership> {
-    // A new incarnation is on disk before the first heartbeat, so no restart can reuse (incarnation, seq).
-    const started = { ...state, incarnation: state.incarnation + 1 }
-    await saveMembershipState(deps.dataDir, started)
-    const m = new Membership(deps, host, started, config, addrs)
-    await m.start()
-    return m
+  private trust (): { clusterId: string, rootPublicKeyDer: Uint8Array, isRevoked: (c: CertificateClaims) => boolean } {
+    return { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, isRevoked: (c) => this.revoked.has(c.nodeId) }
   }
 
   private async start (): Promise<void> {
-    const trust = { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer }
     this.host.setValidator(this.topic, (from, data) => {
       try {
         const hb = decodeHeartbeat(data)
-        const claims = authenticateHeartbeat(hb, from, trust)
+        const claims = authenticateHeartbeat(hb, from, this.trust())
         const prev = this.table.get(claims.nodeId)
         if (prev !== undefined && !(hb.incarnation > prev.incarnation || (hb.incarnation === prev.incarnation && hb.seq > prev.seq))) {
           this.reject(from, `stale or replayed heartbeat of ${claims.nodeId}`)
@@ -218,22 +241,15 @@ export class Membership {
       this.backoff.delete(peerId)
     })
     this.host.subscribe(this.topic)
-    await serveJoin(this.host, { identity: () => this.identity(), admit: async req => await this.admit(req) })
-    await this.host.handle(CONFIG_PROTOCOL, { maxFrameBytes: 1024, timeoutMs: 5000 }, async (stream, remotePeer, signal) => {
-      const req = await stream.read(signal)
-      if (!isRecord(req) || req.t !== 'get') throw new FlotillaError('invalid-argument', 'config: expected get')
-      const asker = this.table.byPeerId(remotePeer)
-      if (this.config === null || asker === undefined || asker.role !== 'manager' || asker.left) {
-        await stream.write({ t: 'refused', message: 'only managers of this cluster may read its configuration' }, signal)
-        return
-      }
-      await stream.write({ t: 'config', config: encodeClusterConfig(this.config) }, signal)
+    await serveJoin(this.host, {
+      identity: () => ({ clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, certificate: this.state.certificate }),
+      admit: async req => await this.admit(req)
     })
-    this.timers.push(setInterval(() => { this.publishHeartbeat('ready') }, this.deps.timing.heartbeatMs))
+    this.timers.push(setInterval(() => { void this.publishHeartbeat('ready') }, this.deps.timing.heartbeatMs))
     this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
     this.timers.push(setInterval(() => { this.reconnect() }, RECONNECT_MS))
     for (const t of this.timers) t.unref()
-    this.publishHeartbeat('ready')
+    void this.publishHeartbeat('ready')
     this.reconnect()
     this.log.info('member of cluster', {
       cluster: this.state.clusterId, node: this.state.nodeId, role: this.state.role, addr: this.state.advertiseAddr, peer: this.host.peerId
@@ -245,44 +261,16 @@ export class Membership {
     this.log.debug('rejected heartbeat', { from, reason })
   }
 
-  private identity (): { clusterId: string, rootPublicKeyDer: Uint8Array, certificate: Uint8Array } {
-    return { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, certificate: this.state.certificate }
-  }
-
   private async admit (req: JoinRequest): Promise<AdmitResult> {
-    if (this.config === null) {
+    if (this.authority === null) {
       return {
         ok: false,
         code: 'not-a-manager',
-        message: 'this node is a worker and cannot admit nodes',
-        managers: this.members().filter(m => m.role === 'manager' && m.liveness === 'ready').flatMap(m => m.addrs)
+        message: 'this node cannot admit nodes (it is a worker, or a manager still catching up)',
+        managers: this.members().filter(m => m.role === 'manager' && m.liveness === 'ready' && m.nodeId !== this.nodeId).flatMap(m => m.addrs)
       }
     }
-    const role = roleForSecret(this.config.secrets, req.secret)
-    if (role === null) {
-      this.log.warn('refused a join with an invalid or rotated token', { peer: req.peerId, hostname: req.hostname })
-      return {
-        ok: false,
-        code: 'unauthenticated',
-        message: 'invalid join token',
-        hint: 'the token may have been rotated; get the current one with `flotilla swarm join-token worker` (or manager) on a manager'
-      }
-    }
-    const nodeId = newObjectId()
-    const certificate = issueCertificate(this.config.root, {
-      clusterId: this.state.clusterId, nodeId, peerId: req.peerId, role, issuedAtMs: this.deps.now()
-    })
-    this.log.info('admitted node', { node: nodeId, role, hostname: req.hostname, peer: req.peerId })
-    return {
-      ok: true,
-      grant: {
-        clusterId: this.state.clusterId,
-        rootPublicKeyDer: this.state.rootPublicKeyDer,
-        certificate,
-        members: this.table.known(),
-        config: role === 'manager' ? this.config : null
-      }
-    }
+    return await this.authority.admit(req)
   }
 
   private onHeartbeat (from: string, data: Uint8Array): void {
@@ -290,7 +278,7 @@ export class Membership {
     if (checked === undefined) {
       try {
         const hb = decodeHeartbeat(data)
-        checked = { hb, claims: authenticateHeartbeat(hb, from, { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer }) }
+        checked = { hb, claims: authenticateHeartbeat(hb, from, this.trust()) }
       } catch (err) {
         this.reject(from, (err as Error).message)
         return
@@ -303,35 +291,6 @@ export class Membership {
       return
     }
     this.emit(verdict.events)
-    if (claims.role === 'manager' && this.config !== null && hb.configVersion > this.config.version) this.fetchConfig(claims.nodeId)
-  }
-
-  private fetchConfig (fromNodeId: string): void {
-    const peer = this.table.get(fromNodeId)
-    if (peer === undefined || this.fetchingConfig) return
-    this.fetchingConfig = true
-    const run = async (): Promise<void> => {
-      const signal = AbortSignal.timeout(5000)
-      const { stream } = await this.host.openStream(`${peer.addrs[0] ?? ''}/p2p/${peer.peerId}`, CONFIG_PROTOCOL, 256 * 1024, signal)
-      try {
-        await stream.write({ t: 'get' }, signal)
-        const res = await stream.read(signal)
-        if (!isRecord(res) || res.t !== 'config' || !isBytes(res.config)) throw new FlotillaError('unauthenticated', 'config refused')
-        const cfg = decodeClusterConfig(res.config)
-        if (cfg.clusterId !== this.state.clusterId || Buffer.compare(cfg.root.publicKeyDer, this.state.rootPublicKeyDer) !== 0) {
-          throw new FlotillaError('unauthenticated', 'config of another cluster')
-        }
-        if (this.config !== null && isNewer(cfg, this.config)) {
-          await saveClusterConfig(this.deps.dataDir, cfg)
-          this.config = cfg
-          this.log.info('cluster configuration updated from manager', { from: fromNodeId, version: cfg.version })
-        }
-      } finally {
-        await stream.close().catch(() => {})
-      }
-    }
-    run().catch((err: unknown) => { this.log.warn('could not fetch cluster configuration', { from: fromNodeId, err: (err as Error).message }) })
-      .finally(() => { this.fetchingConfig = false })
   }
 
   private publishHeartbeat (status: HeartbeatStatus): Promise<void> {
@@ -345,7 +304,7 @@ export class Membership {
       addrs: [this.state.advertiseAddr],
       status,
       description: this.deps.describe(),
-      configVersion: this.config?.version ?? 0
+      leaderId: this.localLeaderId ?? ''
     }
     const verdict = this.table.applyHeartbeat(hb, this.selfClaims, this.deps.now())
     if (verdict.accepted) this.emit(verdict.events.filter(e => e.kind !== 'joined'))
@@ -362,7 +321,7 @@ export class Membership {
     if (this.stopped) return
     const now = this.deps.now()
     for (const m of this.table.list()) {
-      if (m.nodeId === this.state.nodeId || m.left || m.addrs.length === 0) continue
+      if (m.nodeId === this.state.nodeId || m.left || m.addrs.length === 0 || this.revoked.has(m.nodeId)) continue
       if (this.dialing.has(m.peerId) || this.host.isConnected(m.peerId)) continue
       const b = this.backoff.get(m.peerId)
       if (b !== undefined && b.nextAtMs > now) continue
@@ -398,11 +357,126 @@ export class Membership {
     if (this.saveTimer !== null || this.stopped) return
     this.saveTimer = setTimeout(() => {
       this.saveTimer = null
-      this.state = { ...this.state, members: this.table.known().filter(m => m.nodeId !== this.state.nodeId) }
-      saveMembershipState(this.deps.dataDir, this.state).catch((err: unknown) => {
-        this.log.error('could not save membership state', { err: (err as Error).message })
-      })
+      this.persist().catch((err: unknown) => { this.log.error('could not save membership state', { err: (err as Error).message }) })
     }, SAVE_DEBOUNCE_MS)
+  }
+
+  private async persist (): Promise<void> {
+    this.state = { ...this.state, members: this.table.known().filter(m => m.nodeId !== this.state.nodeId) }
+    await saveMembershipState(this.deps.dataDir, this.state)
+  }
+
+  /** Managers plug in the authority that admits joiners; null makes this node redirect joiners. */
+  setAuthority (authority: ClusterAuthority | null): void {
+    this.authority = authority
+  }
+
+  /** The Raft leader as this node knows it (managers), announced in every heartbeat. */
+  setLocalLeader (nodeId: string | null): void {
+    this.localLeaderId = nodeId
+  }
+
+  /**
+   * The leader's node ID: this node's own knowledge (a manager) or, on a worker, the freshest claim of
+   * a ready manager's heartbeat.
+   */
+  leaderHint (): string | null {
+    if (this.localLeaderId !== null) return this.localLeaderId
+    let best: Member | null = null
+    for (const m of this.table.list()) {
+      if (m.role !== 'manager' || m.liveness !== 'ready' || m.leaderId === '') continue
+      if (best === null || m.updatedAtMs > best.updatedAtMs) best = m
+    }
+    return best?.leaderId ?? null
+  }
+
+  /**
+   * Refuse these removed nodes from now on: their heartbeats, member streams and connections (hung up
+   * now: a gater does not close connections that already exist). Returns true when this node itself
+   * is among them.
+   */
+  setRevoked (nodes: ReadonlyArray<{ readonly id: string, readonly peerId: string }>): boolean {
+    let self = false
+    for (const n of nodes) {
+      if (n.id === this.nodeId) self = true
+      if (this.revoked.has(n.id)) continue
+      this.revoked.set(n.id, n.peerId)
+      this.log.info('node removed from the cluster; refusing it', { node: n.id })
+      this.host.hangUp(n.peerId).catch(() => {})
+    }
+    return self
+  }
+
+  isRevokedPeer (peerId: string): boolean {
+    for (const p of this.revoked.values()) if (p === peerId) return true
+    return false
+  }
+
+  /** Take a reissued certificate (a role change); persisted before it is used. */
+  async updateCertificate (certificate: Uint8Array): Promise<void> {
+    const claims = verifyCertificate(certificate, this.state.rootPublicKeyDer, this.state.clusterId)
+    if (claims.peerId !== this.host.peerId || claims.nodeId !== this.state.nodeId) {
+      throw new FlotillaError('unauthenticated', 'reissued certificate names another node')
+    }
+    this.state = { ...this.state, certificate, role: claims.role }
+    this.selfClaims = claims
+    await this.persist()
+    this.log.info('certificate reissued', { role: claims.role })
+  }
+
+  /**
+   * Serve a member-only protocol: the dialer's first frame is its certificate, which must verify
+   * under this cluster's root, bind the noise-authenticated peer, not be revoked, and pass `authorize`
+   * (which returns a refusal reason, or null). Then `handler` owns the stream.
+   */
+  async serveMembers (protocol: string, init: StreamHandlerInit, authorize: (peer: PeerIdentity) => string | null,
+    handler: (stream: FrameStream, peer: PeerIdentity, signal: AbortSignal) => Promise<void>): Promise<void> {
+    await this.host.handle(protocol, init, async (stream, remotePeer, signal) => {
+      const hello = await stream.read(signal)
+      let refusal: string | null = null
+      let claims: CertificateClaims | null = null
+      if (!isRecord(hello) || hello.t !== 'hello' || !isBytes(hello.cert)) refusal = 'expected a hello with a certificate'
+      else {
+        try {
+          claims = verifyCertificate(hello.cert, this.state.rootPublicKeyDer, this.state.clusterId)
+          if (claims.peerId !== remotePeer) refusal = 'certificate bound to another peer'
+          else if (this.revoked.has(claims.nodeId)) refusal = `node ${claims.nodeId} was removed from the cluster`
+          else refusal = authorize({ peerId: remotePeer, claims })
+        } catch (err) {
+          refusal = (err as Error).message
+        }
+      }
+      if (refusal !== null || claims === null) {
+        this.log.debug('refused member stream', { protocol, peer: remotePeer, reason: refusal })
+        await stream.write({ t: 'refused', message: refusal ?? 'refused' }, signal)
+        return
+      }
+      await stream.write({ t: 'ok' }, signal)
+      await handler(stream, { peerId: remotePeer, claims }, signal)
+    })
+  }
+
+  /** Stop serving a member-only protocol (a manager that stops being one). */
+  async unserveMembers (protocol: string): Promise<void> {
+    await this.host.unhandle(protocol)
+  }
+
+  /** Open a member-only protocol to node `nodeId` (its address from gossip); throws when refused or unknown. */
+  async dialMember (nodeId: string, protocol: string, maxFrameBytes: number, signal: AbortSignal): Promise<FrameStream> {
+    const m = this.table.get(nodeId)
+    if (m === undefined || m.addrs.length === 0) throw new FlotillaError('unavailable', `no address known for node ${nodeId}`, { retryable: true })
+    const { stream } = await this.host.openStream(`${m.addrs[0]!}/p2p/${m.peerId}`, protocol, Math.max(maxFrameBytes, HANDSHAKE_FRAME_BYTES), signal)
+    try {
+      await stream.write({ t: 'hello', cert: this.state.certificate }, signal)
+      const res = await stream.read(signal)
+      if (!isRecord(res) || res.t !== 'ok') {
+        throw new FlotillaError('unauthenticated', `node ${nodeId} refused ${protocol}: ${isRecord(res) && typeof res.message === 'string' ? res.message : 'no reason'}`)
+      }
+      return stream
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
   }
 
   onEvent (fn: (e: MemberEvent) => void): void {
@@ -413,6 +487,7 @@ export class Membership {
   get clusterId (): string { return this.state.clusterId }
   get role (): NodeRole { return this.state.role }
   get peerId (): string { return this.host.peerId }
+  get rootPublicKeyDer (): Uint8Array { return this.state.rootPublicKeyDer }
   get advertiseAddr (): string { return formatHostPort(this.addresses.advertise) }
   get listenAddr (): string { return formatHostPort(this.addresses.listen) }
 
@@ -421,35 +496,13 @@ export class Membership {
     return this.table.list()
   }
 
-  /** The cluster configuration; managers only. */
-  clusterConfig (): ClusterConfig {
-    if (this.config === null) {
-      throw new FlotillaError('unavailable', 'This node is not a swarm manager. Worker nodes can\'t be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.')
-    }
-    return this.config
+  member (nodeId: string): Member | undefined {
+    return this.table.get(nodeId)
   }
 
-  /**
-   * Apply a change to the cluster configuration (rotate a token, set the spec) if `expectedVersion`
-   * is current; the new version is on disk before this resolves, and other managers fetch it on
-   * their next heartbeat from this one.
-   */
-  async updateConfig (expectedVersion: number, change: { rotate?: readonly NodeRole[], spec?: Readonly<Record<string, unknown>> }): Promise<ClusterConfig> {
-    let cfg = this.clusterConfig()
-    if (expectedVersion !== cfg.version) {
-      throw new FlotillaError('conflict', `update out of sequence: version ${expectedVersion} is not the current ${cfg.version}`, {
-        hint: 'read the swarm again and retry'
-      })
-    }
-    const now = this.deps.now()
-    if (change.spec !== undefined) cfg = withSpec(cfg, change.spec, this.state.nodeId, now)
-    for (const role of change.rotate ?? []) cfg = rotateToken(cfg, role, this.state.nodeId, now)
-    if (cfg.version === expectedVersion) cfg = { ...cfg, version: cfg.version + 1, updatedAtMs: now, updatedBy: this.state.nodeId }
-    await saveClusterConfig(this.deps.dataDir, cfg)
-    this.config = cfg
-    for (const role of change.rotate ?? []) this.log.info('join token rotated', { role })
-    this.publishHeartbeat('ready').catch(() => {})
-    return cfg
+  /** The durable part of every member (for a join grant). */
+  knownMembers (): KnownMember[] {
+    return this.table.known()
   }
 
   /** Stop gossiping and close the host; the membership stays on disk for the next start. */
@@ -458,8 +511,7 @@ export class Membership {
     this.stopped = true
     for (const t of this.timers) clearInterval(t)
     if (this.saveTimer !== null) clearTimeout(this.saveTimer)
-    this.state = { ...this.state, members: this.table.known().filter(m => m.nodeId !== this.state.nodeId) }
-    await saveMembershipState(this.deps.dataDir, this.state).catch((err: unknown) => {
+    await this.persist().catch((err: unknown) => {
       this.log.error('could not save membership state', { err: (err as Error).message })
     })
     await this.host.stop()

@@ -1,19 +1,27 @@
+import { randomBytes } from 'node:crypto'
+import { unlink } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import {
-  FlotillaError, asFlotillaError, Membership, loadOrCreateNodeKey, loadMembershipState, loadClusterConfig, clearMembership,
-  defaultAdvertiseIp, isUnspecified, type HostPort, type Logger, type NodeDescription, type NodeAddresses
+  FlotillaError, asFlotillaError, Membership, loadOrCreateNodeKey, loadMembershipState, clearMembership,
+  defaultAdvertiseIp, isUnspecified, newObjectId, generateRootKeyPair, issueCertificate, newTokenSecret,
+  type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps
 } from '../membership/index.js'
+import { Manager } from '../election/index.js'
 import { hostDescription, type Executor } from '../tasks/index.js'
 import type { AgentConfig } from './config.js'
 import { normalizeSwarmSpec } from './control/schemas.js'
 
 /** How often the engine is asked to describe the node (its state rides every heartbeat). */
 const ENGINE_REFRESH_MS = 10_000
+/** How often a node asks the leader about itself: role changes, removal, removed peers. */
+const SESSION_POLL_MS = 2000
 
 /**
  * The agent's lifecycle, as dockerd's swarm state (LocalNodeState):
- *   inactive ──init/join──▶ pending ──▶ active ──leave──▶ inactive
+ *   inactive ──init/join──▶ pending ──▶ active ──leave/removed──▶ inactive
  *                              └──failed──▶ inactive
+ * An active node is a manager while `manager` is set (it runs Raft and holds the store).
  */
 type Phase =
   | { readonly kind: 'inactive' }
@@ -39,14 +47,24 @@ export interface AgentDeps {
   readonly now: () => number
   /** A failure the agent cannot continue after (e.g. `--join` refused); the process stops with it. */
   readonly onFatal: (err: unknown) => void
+  /** Called with each new membership before it is used (the control socket serves forwarded calls on it). */
+  readonly onMembership: (m: Membership) => Promise<void>
 }
 
-/** One host's agent: the node identity, its membership of a cluster (if any) and its engine. */
+/** A seeded-from-the-OS random source for Raft's election timeouts (the core itself never calls one). */
+function osRandom (): number {
+  return randomBytes(4).readUInt32BE(0) / 0x1_0000_0000
+}
+
+/** One host's agent: the node identity, its membership of a cluster (if any), its manager role, its engine. */
 export class Agent {
   private phase: Phase = { kind: 'inactive' }
+  private managerRole: Manager | null = null
   private description: NodeDescription = hostDescription({ state: 'unavailable', message: 'not checked yet' })
   private key: PrivateKey | null = null
   private engineTimer: NodeJS.Timeout | null = null
+  private sessionTimer: NodeJS.Timeout | null = null
+  private sessionBusy = false
   private engineChecked = false
   private stopped = false
   private readonly log: Logger
@@ -61,11 +79,21 @@ export class Agent {
     await this.refreshEngine()
     this.engineTimer = setInterval(() => { this.refreshEngine().catch(() => {}) }, ENGINE_REFRESH_MS)
     this.engineTimer.unref()
+    this.sessionTimer = setInterval(() => { this.pollSession() }, SESSION_POLL_MS)
+    this.sessionTimer.unref()
     const state = await loadMembershipState(this.config.dataDir)
     if (state !== null) {
       if (this.config.start.kind !== 'wait') this.log.info('data dir holds a membership; rejoining it instead', { ignored: `--${this.config.start.kind}` })
-      const config = state.role === 'manager' ? await loadClusterConfig(this.config.dataDir) : null
-      await this.transition('join', async () => await Membership.resume(this.membershipDeps(), state, config, this.config.hostname))
+      await this.transition('join', async () => {
+        const m = await Membership.resume(this.membershipDeps(), state, this.config.hostname)
+        try {
+          if (m.role === 'manager') this.managerRole = await Manager.start(this.managerDeps(m), { kind: 'resume' })
+        } catch (err) {
+          await m.stop()
+          throw err
+        }
+        return m
+      })
       return
     }
     const start = this.config.start
@@ -85,7 +113,7 @@ export class Agent {
     this.description = next
   }
 
-  private membershipDeps (): Parameters<typeof Membership.init>[0] {
+  private membershipDeps (): MembershipDeps {
     if (this.key === null) throw new FlotillaError('internal', 'agent not started')
     return {
       dataDir: this.config.dataDir,
@@ -95,6 +123,10 @@ export class Agent {
       timing: this.config.timing,
       now: this.deps.now
     }
+  }
+
+  private managerDeps (membership: Membership): Parameters<typeof Manager.start>[0] {
+    return { dataDir: this.config.dataDir, membership, logger: this.deps.logger, now: this.deps.now, random: osRandom }
   }
 
   private addresses (listen?: HostPort, advertise?: HostPort): NodeAddresses {
@@ -111,6 +143,7 @@ export class Agent {
     this.phase = { kind: 'pending', op }
     try {
       const membership = await run()
+      await this.deps.onMembership(membership)
       this.phase = { kind: 'active', membership }
       return membership
     } catch (err) {
@@ -119,10 +152,36 @@ export class Agent {
     }
   }
 
-  /** `swarm init`: this node becomes a one-node cluster's first manager. Returns its node ID. */
+  /** `swarm init`: this node becomes a new cluster's first manager and Raft leader. Returns its node ID. */
   async init (req: InitRequest): Promise<string> {
     const addrs = this.addresses(req.listen, req.advertise)
-    const m = await this.transition('init', async () => await Membership.init(this.membershipDeps(), addrs, req.spec))
+    const m = await this.transition('init', async () => {
+      const deps = this.membershipDeps()
+      const host = await Membership.startHost(deps, addrs)
+      const clusterId = newObjectId()
+      const nodeId = newObjectId()
+      const root = generateRootKeyPair()
+      const now = this.deps.now()
+      const certificate = issueCertificate(root, { clusterId, nodeId, peerId: host.peerId, role: 'manager', issuedAtMs: now })
+      const membership = await Membership.create(deps, host, addrs, { clusterId, rootPublicKeyDer: root.publicKeyDer, certificate, members: [] })
+      try {
+        this.managerRole = await Manager.start(this.managerDeps(membership), {
+          kind: 'init',
+          material: {
+            clusterId,
+            root,
+            secrets: { worker: newTokenSecret(), manager: newTokenSecret() },
+            spec: req.spec,
+            node: { id: nodeId, peerId: host.peerId, hostname: addrs.hostname, spec: { role: 'manager', availability: 'active', labels: {} }, certificate, createdAtMs: now, updatedAtMs: now }
+          }
+        })
+      } catch (err) {
+        await membership.stop()
+        await clearMembership(this.config.dataDir)
+        throw err
+      }
+      return membership
+    })
     this.log.info('swarm initialized', { cluster: m.clusterId, node: m.nodeId, addr: m.advertiseAddr })
     return m.nodeId
   }
@@ -154,14 +213,40 @@ export class Agent {
   /** `swarm join`: join through any member; the token decides the role. */
   async join (req: JoinRequest): Promise<string> {
     const addrs = this.addresses(req.listen, req.advertise)
-    const m = await this.transition('join', async () => await Membership.join(this.membershipDeps(), addrs, req.remotes, req.token))
+    const m = await this.transition('join', async () => {
+      const deps = this.membershipDeps()
+      const { grant, host } = await Membership.join(deps, addrs, req.remotes, req.token)
+      const membership = await Membership.create(deps, host, addrs, grant)
+      try {
+        if (membership.role === 'manager') this.managerRole = await Manager.start(this.managerDeps(membership), { kind: 'join' })
+      } catch (err) {
+        await membership.stop()
+        throw err
+      }
+      return membership
+    })
     this.log.info('joined swarm', { cluster: m.clusterId, node: m.nodeId, role: m.role })
     return m.nodeId
   }
 
   /**
-   * `swarm leave`. A manager must force it, as with Docker: without a replicated store, the last
-   * manager leaving erases the cluster's keys.
+   * `swarm init --force-new-cluster` on a manager whose cluster lost quorum for good: restart Raft from
+   * this manager's state with itself as the only voter.
+   */
+  async forceNewCluster (): Promise<string> {
+    const m = this.requireMembership()
+    if (this.managerRole === null) {
+      throw new FlotillaError('unavailable', 'only a manager can force a new cluster', { hint: 'run it on a surviving manager' })
+    }
+    await this.managerRole.stop()
+    this.managerRole = null
+    this.managerRole = await Manager.start(this.managerDeps(m), { kind: 'force-new-cluster' })
+    return m.nodeId
+  }
+
+  /**
+   * `swarm leave`. A manager must force it, as with Docker. The node forgets the cluster and its key,
+   * so the host joins again later as a new node.
    */
   async leave (force: boolean): Promise<void> {
     const phase = this.phase
@@ -172,20 +257,83 @@ export class Agent {
       }
       throw new FlotillaError('unavailable', 'This node is not part of a swarm')
     }
-    if (phase.membership.role === 'manager' && !force) {
+    if (this.managerRole !== null && !force) {
       throw new FlotillaError('unavailable', 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.')
     }
     this.phase = { kind: 'pending', op: 'leave' }
     try {
-      await phase.membership.leave()
+      await this.forget(phase.membership, async m => { await m.leave() })
     } finally {
       this.phase = { kind: 'inactive' }
     }
   }
 
+  /** Stop being a member: the manager role, the membership, the Raft state and the node key. */
+  private async forget (membership: Membership, end: (m: Membership) => Promise<void>): Promise<void> {
+    if (this.managerRole !== null) {
+      await this.managerRole.stop()
+      this.managerRole = null
+    }
+    await end(membership)
+    await Manager.wipe(this.config.dataDir)
+    await clearMembership(this.config.dataDir)
+    // A new key: the removed or departed identity stays refused; this host may join again as a new node.
+    await unlink(join(this.config.dataDir, 'node.key')).catch(() => {})
+    this.key = await loadOrCreateNodeKey(this.config.dataDir)
+  }
+
+  /** Ask the leader about this node; follow a role change, a removal, and the list of removed nodes. */
+  private pollSession (): void {
+    const m = this.membership
+    if (m === null || this.sessionBusy || this.stopped) return
+    this.sessionBusy = true
+    const run = async (): Promise<void> => {
+      const local = this.managerRole
+      let answer
+      if (local !== null && local.isLeader) answer = local.sessionFor(m.nodeId)
+      else {
+        const leader = m.leaderHint()
+        if (leader === null || leader === m.nodeId) return
+        const res = await Manager.poll(m, leader)
+        if ('notLeader' in res) return
+        answer = res
+      }
+      if (this.membership !== m) return
+      if (m.setRevoked(answer.revoked) || answer.node === null) {
+        this.log.warn('this node was removed from the swarm; leaving it')
+        this.phase = { kind: 'pending', op: 'leave' }
+        try {
+          await this.forget(m, async mm => { await mm.stop() })
+        } finally {
+          this.phase = { kind: 'inactive' }
+        }
+        return
+      }
+      if (answer.node.role !== m.role) {
+        await m.updateCertificate(new Uint8Array(answer.node.certificate))
+        if (m.role === 'manager' && this.managerRole === null) {
+          this.log.info('promoted to manager')
+          this.managerRole = await Manager.start(this.managerDeps(m), { kind: 'join' })
+        } else if (m.role === 'worker' && this.managerRole !== null) {
+          this.log.info('demoted to worker')
+          await this.managerRole.stop()
+          this.managerRole = null
+          await Manager.wipe(this.config.dataDir)
+        }
+      }
+    }
+    run().catch((err: unknown) => { this.log.debug('session poll failed', { err: (err as Error).message }) })
+      .finally(() => { this.sessionBusy = false })
+  }
+
   /** The active membership, or null (inactive or pending). */
   get membership (): Membership | null {
     return this.phase.kind === 'active' ? this.phase.membership : null
+  }
+
+  /** The manager role (Raft and the store), or null on a worker. */
+  get manager (): Manager | null {
+    return this.phase.kind === 'active' ? this.managerRole : null
   }
 
   /** Docker's LocalNodeState. */
@@ -210,8 +358,12 @@ export class Agent {
   async stop (): Promise<void> {
     this.stopped = true
     if (this.engineTimer !== null) clearInterval(this.engineTimer)
+    if (this.sessionTimer !== null) clearInterval(this.sessionTimer)
     const m = this.membership
+    const mgr = this.managerRole
     this.phase = { kind: 'inactive' }
+    this.managerRole = null
+    if (mgr !== null) await mgr.stop()
     if (m !== null) await m.stop()
   }
 }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander'
-import { asFlotillaError, joinToken } from '../membership/index.js'
+import { asFlotillaError, formatToken } from '../membership/index.js'
 import { currentEnvironment, defaultDataDir, defaultSocket, resolveAgentConfig, type AgentInit } from './config.js'
 import { createLogger } from './logger.js'
 import { startAgent } from './compose.js'
@@ -33,10 +33,10 @@ async function runAgent (init: AgentInit): Promise<void> {
   const m = running.agent.membership
   out(`flotilla agent running; control socket: ${config.socketPath}\n`)
   out(`  flotilla --host unix://${config.socketPath} node ls\n  docker -H unix://${config.socketPath} node ls\n`)
-  if (m !== null && m.role === 'manager') {
-    const cfg = m.clusterConfig()
-    out(`To add a worker to this swarm, run on the other host:\n    flotilla agent --join ${m.advertiseAddr} --token ${joinToken(cfg, 'worker')}\n`)
-    out(`To add a manager: the same with --token ${joinToken(cfg, 'manager')}\n`)
+  const cluster = running.agent.manager?.store.state.cluster ?? null
+  if (m !== null && cluster !== null) {
+    out(`To add a worker to this swarm, run on the other host:\n    flotilla agent --join ${m.advertiseAddr} --token ${formatToken(cluster.root.publicKeyDer, cluster.secrets.worker)}\n`)
+    out(`To add a manager: the same with --token ${formatToken(cluster.root.publicKeyDer, cluster.secrets.manager)}\n`)
   }
   let stopping = false
   const stop = (signal: string): void => {

@@ -4,7 +4,8 @@ import { DockerExecutor } from '../tasks/index.js'
 import { Agent } from './agent.js'
 import type { AgentConfig } from './config.js'
 import { controlApi } from './control/api.js'
-import { listenControlSocket } from './control/http-server.js'
+import { listenControlSocket, type ApiHandler } from './control/http-server.js'
+import { serveForwardedCalls } from './control/forward.js'
 
 /** A running agent and its control socket, built by `startAgent`, ended by `stop`. */
 export interface RunningAgent {
@@ -19,11 +20,20 @@ export interface RunningAgent {
  */
 export async function startAgent (config: AgentConfig, logger: Logger, onFatal: (err: unknown) => void): Promise<RunningAgent> {
   const executor = new DockerExecutor(config.dockerHost)
-  const agent = new Agent(config, { logger, executor, now: () => Date.now(), onFatal })
+  // The API serves calls forwarded from other nodes on every membership the agent starts.
+  let api: ApiHandler | null = null
+  const agent = new Agent(config, {
+    logger,
+    executor,
+    now: () => Date.now(),
+    onFatal,
+    onMembership: async m => { await serveForwardedCalls(m, async req => await api!(req)) }
+  })
+  api = controlApi(agent)
   await agent.start()
   let server: Server
   try {
-    server = await listenControlSocket(config.socketPath, controlApi(agent), logger)
+    server = await listenControlSocket(config.socketPath, api, logger)
   } catch (err) {
     await agent.stop()
     throw err

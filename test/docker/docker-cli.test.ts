@@ -58,7 +58,7 @@ for (const docker of clis) {
       const ls = await run(m, 'node', 'ls')
       expect(ls.code).toBe(0)
       expect(ls.stdout.split('\n')[0]).toMatch(/^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ENGINE VERSION$/)
-      expect(ls.stdout).toMatch(new RegExp(`${nodeId!} \\*\\s+cli-manager\\s+Ready\\s+Active\\s+Reachable\\s+${engine.version.replace(/[+.]/g, '\\$&')}`))
+      expect(ls.stdout).toMatch(new RegExp(`${nodeId!} \\*\\s+cli-manager\\s+Ready\\s+Active\\s+Leader\\s+${engine.version.replace(/[+.]/g, '\\$&')}`))
       expect(ls.stdout).toMatch(/cli-worker\s+Ready\s+Active\s+\S/)
       const q = await run(w, 'node', 'ls', '-q')
       expect(q.stdout.trim().split('\n')).toHaveLength(2)

@@ -39,7 +39,7 @@ describe('node description from the Docker engine', () => {
     expect(self.Status.State).toBe('ready')
     expect(self.Status.Message).toMatch(/does not answer/)
     const ls = await a.cli(['node', 'ls'])
-    expect(ls.stdout).toMatch(/engine-2\s+Ready\s+Active\s+Reachable\s+unavailable/)
+    expect(ls.stdout).toMatch(/engine-2\s+Ready\s+Active\s+Leader\s+unavailable/)
     expect(a.logs).toMatch(/engine unavailable/)
   })
 })

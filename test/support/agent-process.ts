@@ -154,8 +154,8 @@ export class AgentProcess {
     clearTimeout(t)
   }
 
-  async api (method: string, path: string, body?: unknown): Promise<ApiResult> {
-    return await callSocket(this.socket, method, path, body)
+  async api (method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<ApiResult> {
+    return await callSocket(this.socket, method, path, body, timeoutMs)
   }
 
   /** Run the flotilla CLI against this agent's socket. */

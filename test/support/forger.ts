@@ -41,7 +41,7 @@ export async function forgeHeartbeats (opts: ForgeOptions): Promise<number> {
       addrs: ['/ip4/127.0.0.1/tcp/1'],
       status: 'ready',
       description: { os: 'linux', arch: 'x86_64', nanoCpus: 1e9, memoryBytes: 1e9, engine: { state: 'unavailable', message: 'forged' } },
-      configVersion: 0
+      leaderId: ''
     }
     let sent = 0
     // Publish until the member has had time to learn our subscription; bounded by count and time.

@@ -28,9 +28,12 @@ export function addSwarmCommands (program: Command, socket: () => string, out: O
     .description('Initialize a swarm: this node becomes its first manager')
     .option('--listen-addr <ip:port>', 'listen address for libp2p (default: the agent\'s --listen-addr)')
     .option('--advertise-addr <ip:port>', 'address other nodes dial (default: the agent\'s --advertise-addr)')
-    .action(async (o: { listenAddr?: string, advertiseAddr?: string }) => {
+    .option('--force-new-cluster', 'on a manager whose cluster lost quorum for good: restart the cluster from this manager\'s state, as its only manager')
+    .action(async (o: { listenAddr?: string, advertiseAddr?: string, forceNewCluster?: boolean }) => {
       const s = socket()
-      const nodeId = (await call(s, 'POST', '/swarm/init', { ListenAddr: o.listenAddr ?? '', AdvertiseAddr: o.advertiseAddr ?? '', Spec: {} })).body as string
+      const nodeId = (await call(s, 'POST', '/swarm/init', {
+        ListenAddr: o.listenAddr ?? '', AdvertiseAddr: o.advertiseAddr ?? '', ForceNewCluster: o.forceNewCluster === true, Spec: {}
+      })).body as string
       const sw = (await call(s, 'GET', '/swarm')).body as Swarm
       out(`Swarm initialized: current node (${nodeId}) is now a manager.\n\n`)
       out(joinInstructions('worker', sw.JoinTokens.Worker, await managerAddr(s, nodeId)))

@@ -1,9 +1,12 @@
-import { FlotillaError, parseHostPort, DEFAULT_PORT, type HostPort, type Member } from '../../membership/index.js'
+import { FlotillaError, parseHostPort, DEFAULT_PORT, newTokenSecret, type HostPort, type Member } from '../../membership/index.js'
+import { PROPOSAL_TIMEOUT_MS, QUORUM_HINT, type Manager, type NodeObject } from '../../election/index.js'
 import type { Agent } from '../agent.js'
 import { errorResponse, parseJson, type ApiHandler, type ApiRequest, type ApiResponse } from './http-server.js'
 import { Router } from './router.js'
 import { SwarmInitSchema, SwarmJoinSchema, SwarmSpecSchema, normalizeSwarmSpec, parseBody, parseFilters } from './schemas.js'
+import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
+import { forwardCall, RETRY_HEADER } from './forward.js'
 
 /**
  * The docker CLI always sends its own default listen address; flotilla reads that exact value as "not
@@ -26,12 +29,12 @@ function requiredVersion (q: URLSearchParams): number {
 }
 
 /** Look a node up as Docker does: full ID, then hostname, then unique ID prefix. */
-export function findNode (members: readonly Member[], ref: string): Member {
-  const exact = members.find(m => m.nodeId === ref)
+export function findNode (nodes: readonly NodeObject[], ref: string): NodeObject {
+  const exact = nodes.find(n => n.id === ref)
   if (exact !== undefined) return exact
-  const byName = members.filter(m => m.hostname === ref)
+  const byName = nodes.filter(n => n.hostname === ref)
   if (byName.length === 1) return byName[0]!
-  const byPrefix = members.filter(m => m.nodeId.startsWith(ref))
+  const byPrefix = nodes.filter(n => n.id.startsWith(ref))
   if (byPrefix.length === 1) return byPrefix[0]!
   if (byName.length > 1 || byPrefix.length > 1) {
     throw new FlotillaError('not-found', `node ${ref} is ambiguous (${Math.max(byName.length, byPrefix.length)} matches found)`)
@@ -39,15 +42,20 @@ export function findNode (members: readonly Member[], ref: string): Member {
   throw new FlotillaError('not-found', `node ${ref} not found`)
 }
 
-function matchesNodeFilters (m: Member, filters: Map<string, string[]>): boolean {
+function matchesNodeFilters (n: NodeObject, filters: Map<string, string[]>): boolean {
   for (const [key, values] of filters) {
     const ok = values.some(v => {
       switch (key) {
-        case 'id': return m.nodeId.startsWith(v)
-        case 'name': return m.hostname.startsWith(v)
-        case 'role': return m.role === v
+        case 'id': return n.id.startsWith(v)
+        case 'name': return n.hostname.startsWith(v)
+        case 'role': return n.spec.role === v
         case 'membership': return v === 'accepted'
-        default: return false // labels: nodes carry none until node update exists
+        case 'label':
+        case 'node.label': {
+          const i = v.indexOf('=')
+          return i < 0 ? v in n.spec.labels : n.spec.labels[v.slice(0, i)] === v.slice(i + 1)
+        }
+        default: return false
       }
     })
     if (!ok) return false
@@ -65,27 +73,75 @@ function advertiseOf (raw: string | undefined, listen: HostPort | undefined, age
   return parseHostPort(raw, 'AdvertiseAddr', (listen ?? agent.config.listen).port)
 }
 
+/** A refusal that tells a forwarding node to try again (elsewhere, or once a leader exists). */
+function retryElsewhere (message: string): ApiResponse {
+  return { status: 503, json: { message }, headers: { [RETRY_HEADER]: '1' } }
+}
+
 /** The control socket's API: Docker's swarm, node and system endpoints, served from `agent`. */
 export function controlApi (agent: Agent): ApiHandler {
+  const liveness = (id: string): Member | undefined => agent.membership?.member(id)
+  const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId)
+
+  /**
+   * Serve a cluster-scoped call here if this node can (`write`: the leader; read: any manager whose
+   * store has caught up), else forward it, retrying for up to 10 s while there is no reachable leader.
+   */
+  const cluster = async (req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> => {
+    const m = agent.requireMembership()
+    const mgr = agent.manager
+    const caughtUp = mgr !== null && mgr.store.state.cluster !== null
+    if (caughtUp && (!write || mgr.isLeader)) {
+      // A read on the leader is linearizable (ReadIndex); a follower serves its own, possibly older, store.
+      if (!write && mgr.isLeader) await mgr.readBarrier()
+      return await local(mgr)
+    }
+    if (req.forwarded === true) return retryElsewhere('this manager is not the leader')
+    const deadline = Date.now() + PROPOSAL_TIMEOUT_MS
+    let last = 'no manager is reachable'
+    for (;;) {
+      let target = mgr?.leaderId ?? m.leaderHint()
+      if ((target === null || target === m.nodeId) && !write) {
+        target = m.members().find(x => x.role === 'manager' && x.liveness === 'ready' && x.nodeId !== m.nodeId)?.nodeId ?? null
+      }
+      if (target !== null && target !== m.nodeId) {
+        try {
+          const res = await forwardCall(m, target, req)
+          if (res.headers?.[RETRY_HEADER] === undefined) return res
+          last = typeof (res.json as { message?: unknown } | undefined)?.message === 'string' ? (res.json as { message: string }).message : 'retry'
+        } catch (err) {
+          last = (err as Error).message
+        }
+      }
+      if (Date.now() > deadline) {
+        const managers = m.members().filter(x => x.role === 'manager')
+        const up = managers.filter(x => x.liveness === 'ready').length
+        throw new FlotillaError('unavailable', `no Raft leader could serve this within 10 s (${up} of ${managers.length} managers reachable; last error: ${last}); nothing was changed`, {
+          retryable: true, hint: QUORUM_HINT
+        })
+      }
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+
   const pingHeaders = (): Record<string, string> => {
     const m = agent.membership
     return {
       OSType: 'linux',
       'Docker-Experimental': 'false',
       'Cache-Control': 'no-cache, no-store, must-revalidate',
-      Swarm: m === null ? agent.localNodeState : `active/${m.role}`
+      Swarm: m === null ? agent.localNodeState : `active/${agent.manager === null ? 'worker' : 'manager'}`
     }
   }
+
   const router = new Router()
     .add('GET', '/_ping', async () => ({ status: 200, text: 'OK', headers: pingHeaders() }))
     .add('GET', '/version', async () => ({ status: 200, json: versionJson() }))
     .add('GET', '/info', async () => ({ status: 200, json: infoJson(agent) }))
     .add('POST', '/swarm/init', async (req) => {
       const body = parseBody(SwarmInitSchema, parseJson(req), 'swarm init request')
-      if (body.ForceNewCluster === true) {
-        throw new FlotillaError('invalid-argument', 'ForceNewCluster needs the replicated manager store, which this flotilla version does not have')
-      }
       if (body.AutoLockManagers === true) throw new FlotillaError('invalid-argument', 'autolock is not supported by flotilla')
+      if (body.ForceNewCluster === true) return { status: 200, json: await agent.forceNewCluster() }
       if (body.Availability !== undefined && body.Availability !== '' && body.Availability !== 'active') {
         throw new FlotillaError('invalid-argument', `Availability "${body.Availability}" is not supported at init; use "active"`)
       }
@@ -107,27 +163,82 @@ export function controlApi (agent: Agent): ApiHandler {
       await agent.leave(flag(req.query, 'force'))
       return { status: 200 }
     })
-    .add('GET', '/swarm', async () => ({ status: 200, json: swarmJson(agent.requireMembership().clusterConfig()) }))
+    .add('GET', '/swarm', async (req) => await cluster(req, false, async mgr => ({ status: 200, json: swarmJson(mgr.store.state.cluster!) })))
     .add('POST', '/swarm/update', async (req) => {
-      const m = agent.requireMembership()
       const version = requiredVersion(req.query)
       const spec = normalizeSwarmSpec(parseBody(SwarmSpecSchema, parseJson(req), 'swarm spec'))
-      const rotate = [
-        ...(flag(req.query, 'rotateWorkerToken') ? ['worker' as const] : []),
-        ...(flag(req.query, 'rotateManagerToken') ? ['manager' as const] : [])
-      ]
-      await m.updateConfig(version, { rotate, spec })
-      return { status: 200 }
+      return await cluster(req, true, async mgr => {
+        const c = mgr.store.state.cluster!
+        const secrets = {
+          worker: flag(req.query, 'rotateWorkerToken') ? newTokenSecret() : c.secrets.worker,
+          manager: flag(req.query, 'rotateManagerToken') ? newTokenSecret() : c.secrets.manager
+        }
+        await mgr.propose({ op: 'cluster.update', version, spec, secrets, nowMs: Date.now() })
+        return { status: 200 }
+      })
     })
     .add('POST', '/swarm/unlock', async () => { throw new FlotillaError('invalid-argument', 'autolock is not supported by flotilla; there is nothing to unlock') })
     .add('GET', '/swarm/unlockkey', async () => { throw new FlotillaError('invalid-argument', 'autolock is not supported by flotilla; there is no unlock key') })
     .add('GET', '/nodes', async (req: ApiRequest) => {
       const filters = parseFilters(req.query.get('filters'), ['id', 'name', 'role', 'membership', 'label', 'node.label'])
-      const members = agent.requireMembership().members().filter(m => matchesNodeFilters(m, filters))
-      return { status: 200, json: members.map(nodeJson) }
+      return await cluster(req, false, async mgr => ({
+        status: 200,
+        json: [...mgr.store.state.nodes.values()].filter(n => matchesNodeFilters(n, filters)).map(n => nodeView(mgr, n))
+      }))
     })
-    .add('GET', '/nodes/{id}', async (_req, p) => ({ status: 200, json: nodeJson(findNode(agent.requireMembership().members(), p.id!)) }))
+    .add('GET', '/nodes/{id}', async (req, p) => await cluster(req, false, async mgr =>
+      ({ status: 200, json: nodeView(mgr, findNode([...mgr.store.state.nodes.values()], p.id!)) })))
+    .add('POST', '/nodes/{id}/update', async (req, p) => {
+      const version = requiredVersion(req.query)
+      const spec = parseBody(NodeSpecSchema, parseJson(req), 'node spec')
+      return await cluster(req, true, async mgr => {
+        const node = findNode([...mgr.store.state.nodes.values()], p.id!)
+        if (node.spec.role === 'manager' && spec.Role === 'worker') refuseQuorumLoss(mgr, node.id, 'demote')
+        await mgr.propose({
+          op: 'node.update', id: node.id, version, nowMs: Date.now(),
+          spec: { role: spec.Role, availability: spec.Availability, labels: spec.Labels ?? {} }
+        })
+        return { status: 200 }
+      })
+    })
+    .add('DELETE', '/nodes/{id}', async (req, p) => {
+      const force = flag(req.query, 'force')
+      return await cluster(req, true, async mgr => {
+        const node = findNode([...mgr.store.state.nodes.values()], p.id!)
+        const state = liveness(node.id)?.liveness
+        if (!force && (state === 'ready' || state === 'suspect')) {
+          throw new FlotillaError('conflict', `node ${node.id} is not down and can't be removed`, { hint: 'stop its agent first, or pass --force' })
+        }
+        if (node.spec.role === 'manager') {
+          if (!force) {
+            throw new FlotillaError('conflict', `node ${node.id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`, {
+              hint: 'demote it first (`flotilla node demote`), or pass --force'
+            })
+          }
+          refuseQuorumLoss(mgr, node.id, 'remove')
+        }
+        await mgr.propose({ op: 'node.remove', id: node.id, nowMs: Date.now() })
+        return { status: 200 }
+      })
+    })
   const handle = router.handler()
+
+  /**
+   * Refuse taking manager `id` out of the voters when the managers left that are reachable would not
+   * make a majority of the new voter set: the cluster would stop taking writes.
+   */
+  function refuseQuorumLoss (mgr: Manager, id: string, verb: string): void {
+    const voters = mgr.voters().filter(v => v !== id)
+    const reachable = voters.filter(v => { const s = liveness(v)?.liveness; return s === 'ready' || s === 'suspect' }).length
+    const quorum = Math.floor(voters.length / 2) + 1
+    if (voters.length === 0) throw new FlotillaError('conflict', `can't ${verb} the last manager of the swarm`)
+    if (reachable < quorum) {
+      throw new FlotillaError('conflict', `can't ${verb} manager ${id}: only ${reachable} of the ${voters.length} remaining managers are reachable, fewer than the ${quorum} a quorum needs`, {
+        hint: 'bring the unreachable managers back first'
+      })
+    }
+  }
+
   return async (req) => {
     let res: ApiResponse
     try {

@@ -1,7 +1,7 @@
 import { arch, release, platform } from 'node:os'
 import { createPublicKey } from 'node:crypto'
-import { fromMultiaddrString, joinTokensOf } from './membership-view.js'
-import type { ClusterConfig, Member, Membership } from '../../membership/index.js'
+import { formatToken, fromMultiaddr, type Member, type Membership } from '../../membership/index.js'
+import type { ClusterObject, NodeObject } from '../../election/index.js'
 import type { Agent } from '../agent.js'
 
 /** The Docker Engine API version this socket speaks (dockerd 20.10's), and the oldest it accepts. */
@@ -18,22 +18,23 @@ function goArch (nodeArch: string): string {
   return nodeArch === 'x64' ? 'amd64' : nodeArch === 'ia32' ? '386' : nodeArch
 }
 
-/** A member as Docker's `Node` object (GET /nodes). */
-export function nodeJson (m: Member): Record<string, unknown> {
-  const d = m.description
+/** A node as Docker's `Node` object (GET /nodes): the store's record, with liveness and description from gossip. */
+export function nodeJson (node: NodeObject, member: Member | undefined, leaderId: string | null): Record<string, unknown> {
+  const d = member?.description ?? null
   const engine = d?.engine
-  const addr = fromMultiaddrString(m.addrs[0])
-  const state = m.liveness === 'ready' || m.liveness === 'suspect' ? 'ready' : m.liveness
+  const addr = member === undefined ? null : fromMultiaddr(member.addrs[0] ?? '')
+  const liveness = member?.liveness ?? 'unknown'
+  const state = liveness === 'ready' || liveness === 'suspect' ? 'ready' : liveness
   const status: Record<string, unknown> = { State: state, Addr: addr?.ip ?? '' }
   if (engine?.state === 'unavailable') status.Message = engine.message
-  const node: Record<string, unknown> = {
-    ID: m.nodeId,
-    Version: { Index: m.version },
-    CreatedAt: iso(m.createdAtMs),
-    UpdatedAt: iso(m.updatedAtMs),
-    Spec: { Labels: {}, Role: m.role, Availability: 'active' },
+  const json: Record<string, unknown> = {
+    ID: node.id,
+    Version: { Index: node.version },
+    CreatedAt: iso(node.createdAtMs),
+    UpdatedAt: iso(Math.max(node.updatedAtMs, member?.updatedAtMs ?? 0)),
+    Spec: { Labels: node.spec.labels, Role: node.spec.role, Availability: node.spec.availability },
     Description: {
-      Hostname: m.hostname,
+      Hostname: member?.hostname ?? node.hostname,
       Platform: { Architecture: d?.arch ?? '', OS: d?.os ?? '' },
       Resources: { NanoCPUs: d?.nanoCpus ?? 0, MemoryBytes: d?.memoryBytes ?? 0 },
       Engine: {
@@ -44,29 +45,29 @@ export function nodeJson (m: Member): Record<string, unknown> {
     },
     Status: status
   }
-  if (m.role === 'manager') {
-    node.ManagerStatus = {
-      Leader: false,
+  if (node.spec.role === 'manager') {
+    json.ManagerStatus = {
+      Leader: node.id === leaderId,
       Reachability: state === 'ready' ? 'reachable' : 'unreachable',
       Addr: addr === null ? '' : `${addr.ip}:${addr.port}`
     }
   }
-  return node
+  return json
 }
 
-function trustRootPem (config: ClusterConfig): string {
-  return createPublicKey({ key: Buffer.from(config.root.publicKeyDer), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString()
+function trustRootPem (cluster: ClusterObject): string {
+  return createPublicKey({ key: Buffer.from(cluster.root.publicKeyDer), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString()
 }
 
 /** The cluster as Docker's `ClusterInfo` (the Swarm section of /info on managers). */
-export function clusterInfoJson (config: ClusterConfig): Record<string, unknown> {
+export function clusterInfoJson (cluster: ClusterObject): Record<string, unknown> {
   return {
-    ID: config.clusterId,
-    Version: { Index: config.version },
-    CreatedAt: iso(config.createdAtMs),
-    UpdatedAt: iso(config.updatedAtMs),
-    Spec: config.spec,
-    TLSInfo: { TrustRoot: trustRootPem(config), CertIssuerSubject: '', CertIssuerPublicKey: Buffer.from(config.root.publicKeyDer).toString('base64') },
+    ID: cluster.id,
+    Version: { Index: cluster.version },
+    CreatedAt: iso(cluster.createdAtMs),
+    UpdatedAt: iso(cluster.updatedAtMs),
+    Spec: cluster.spec,
+    TLSInfo: { TrustRoot: trustRootPem(cluster), CertIssuerSubject: '', CertIssuerPublicKey: Buffer.from(cluster.root.publicKeyDer).toString('base64') },
     RootRotationInProgress: false,
     DefaultAddrPool: ['10.0.0.0/8'],
     SubnetSize: 24,
@@ -74,33 +75,43 @@ export function clusterInfoJson (config: ClusterConfig): Record<string, unknown>
   }
 }
 
-/** GET /swarm: the cluster plus its join tokens (managers only). */
-export function swarmJson (config: ClusterConfig): Record<string, unknown> {
-  return { ...clusterInfoJson(config), JoinTokens: joinTokensOf(config) }
+/** GET /swarm: the cluster plus its join tokens. */
+export function swarmJson (cluster: ClusterObject): Record<string, unknown> {
+  return {
+    ...clusterInfoJson(cluster),
+    JoinTokens: {
+      Worker: formatToken(cluster.root.publicKeyDer, cluster.secrets.worker),
+      Manager: formatToken(cluster.root.publicKeyDer, cluster.secrets.manager)
+    }
+  }
 }
 
-/** The `Swarm` section of GET /info. */
+/** The `Swarm` section of GET /info: from the store on a manager, from gossip on a worker. */
 export function swarmInfoJson (agent: Agent): Record<string, unknown> {
   const m: Membership | null = agent.membership
   if (m === null) {
     return { NodeID: '', NodeAddr: '', LocalNodeState: agent.localNodeState, ControlAvailable: false, Error: '', RemoteManagers: null }
   }
-  const members = m.members()
-  const managers = members.filter(x => x.role === 'manager' && !x.left)
+  const mgr = agent.manager
+  const cluster = mgr?.store.state.cluster ?? null
+  const managerIds = mgr !== null && cluster !== null
+    ? [...mgr.store.state.nodes.values()].filter(n => n.spec.role === 'manager').map(n => n.id)
+    : m.members().filter(x => x.role === 'manager' && !x.left).map(x => x.nodeId)
+  const nodeCount = mgr !== null && cluster !== null ? mgr.store.state.nodes.size : m.members().filter(x => !x.left).length
   const info: Record<string, unknown> = {
     NodeID: m.nodeId,
     NodeAddr: m.advertiseAddr.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
     LocalNodeState: 'active',
-    ControlAvailable: m.role === 'manager',
+    ControlAvailable: mgr !== null,
     Error: '',
-    RemoteManagers: managers.map(x => {
-      const a = fromMultiaddrString(x.addrs[0])
-      return { NodeID: x.nodeId, Addr: a === null ? '' : `${a.ip}:${a.port}` }
+    RemoteManagers: managerIds.map(id => {
+      const a = fromMultiaddr(m.member(id)?.addrs[0] ?? '')
+      return { NodeID: id, Addr: a === null ? '' : `${a.ip}:${a.port}` }
     }),
-    Nodes: members.filter(x => !x.left).length,
-    Managers: managers.length
+    Nodes: nodeCount,
+    Managers: managerIds.length
   }
-  if (m.role === 'manager') info.Cluster = clusterInfoJson(m.clusterConfig())
+  if (cluster !== null) info.Cluster = clusterInfoJson(cluster)
   return info
 }
 

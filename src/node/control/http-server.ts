@@ -15,6 +15,8 @@ export interface ApiRequest {
   /** Raw body; `json()` parses it. */
   readonly body: Buffer
   readonly headers: IncomingMessage['headers']
+  /** Set when another node forwarded this call here: it is served here or refused, never forwarded again. */
+  readonly forwarded?: boolean
 }
 
 export interface ApiResponse {

@@ -40,7 +40,7 @@ function heartbeat (cert: Uint8Array = new Uint8Array([1, 2, 3])): Heartbeat {
       memoryBytes: 8 * 1024 ** 3,
       engine: { state: 'available', version: '27.0.1', labels: { zone: 'a' } }
     },
-    configVersion: 4
+    leaderId: 'abc'
   }
 }
 
@@ -117,8 +117,8 @@ describe('encodeHeartbeat / decodeHeartbeat', () => {
     ['status READY', frame({ status: 'READY' })],
     ['no description', frame({ description: undefined })],
     ['description null', frame({ description: null })],
-    ['no configVersion', frame({ configVersion: undefined })],
-    ['negative configVersion', frame({ configVersion: -4 })],
+    ['no leaderId', frame({ leaderId: undefined })],
+    ['numeric leaderId', frame({ leaderId: 4 })],
     ['description without os', withDescription({ os: undefined })],
     ['description with arch as a number', withDescription({ arch: 64 })],
     ['description with negative nanoCpus', withDescription({ nanoCpus: -1 })],

@@ -23,7 +23,7 @@ function hb (incarnation: number, seq: number, patch: Partial<Heartbeat> = {}): 
     addrs: ['/ip4/10.0.0.1/tcp/4242'],
     status: 'ready',
     description: { os: 'linux', arch: 'x86_64', nanoCpus: 1e9, memoryBytes: 1024, engine: { state: 'available', version: '27.0.1', labels: {} } },
-    configVersion: 0,
+    leaderId: '',
     ...patch
   }
 }
@@ -156,9 +156,9 @@ describe('MemberTable versions', () => {
     table.applyHeartbeat(hb(1, 1), claims, 0)
     const v0 = table.get(node)!.version
 
-    // seq, sentAtMs and configVersion are not shown to users.
-    table.applyHeartbeat(hb(1, 2, { sentAtMs: 99, configVersion: 7 }), claims, 10)
-    expect(table.get(node)).toMatchObject({ version: v0, updatedAtMs: 0, seq: 2, configVersion: 7 })
+    // seq, sentAtMs and leaderId are not shown to users.
+    table.applyHeartbeat(hb(1, 2, { sentAtMs: 99, leaderId: 'x' }), claims, 10)
+    expect(table.get(node)).toMatchObject({ version: v0, updatedAtMs: 0, seq: 2, leaderId: 'x' })
 
     const steps: Array<[string, Partial<Heartbeat>]> = [
       ['hostname', { hostname: 'renamed' }],

@@ -1,0 +1,6 @@
+/** The election layer: Raft among managers, its storage and transport, and the replicated cluster store. */
+export { Manager, check, type ManagerDeps, type ManagerStart, type ClusterMaterial, type SessionAnswer } from './manager.js'
+export { ClusterStore } from './state/store.js'
+export type { StoreState, NodeObject, ClusterObject, NodeSpec, Availability } from './state/objects.js'
+export type { Command } from './state/commands.js'
+export { DEFAULT_RAFT_TIMING, PROPOSAL_TIMEOUT_MS, QUORUM_HINT } from './raft-node.js'

@@ -1,0 +1,302 @@
+import { FlotillaError, type Logger } from '../membership/index.js'
+import { RaftCore } from './raft/index.js'
+import type { ConfChange, Entry, Message, RaftConfig, RaftId, RaftInitialState, Ready, SoftState } from './raft/types.js'
+import type { RaftStorage } from './storage/index.js'
+import type { RaftTransport } from './transport.js'
+import { ClusterStore } from './state/store.js'
+import { decodeCommand, encodeCommand, type Command } from './state/commands.js'
+import type { ApplyResult } from './state/apply.js'
+import { decodeStore, encodeStore } from './state/snapshot-codec.js'
+
+/** Timing of the managers' Raft, in ticks of `tickMs`. */
+export interface RaftTiming {
+  readonly tickMs: number
+  readonly electionTicks: number
+  readonly heartbeatTicks: number
+}
+
+/**
+ * 100 ms ticks, an election after 0.6–1.2 s without a leader, a heartbeat every tick: a dead leader
+ * is replaced in about a second (Docker's swarm: 1 s ticks, election tick 10, so 10–20 s).
+ */
+export const DEFAULT_RAFT_TIMING: RaftTiming = Object.freeze({ tickMs: 100, electionTicks: 6, heartbeatTicks: 1 })
+
+/** What an operator can do when writes time out for want of a quorum. */
+export const QUORUM_HINT = 'a majority of managers must be up; if they are lost for good, run `flotilla swarm init --force-new-cluster` on a surviving manager'
+
+/** Entries applied between two snapshots of the store. */
+const SNAPSHOT_EVERY = 1000
+/** How long a proposal or a read barrier may wait (for a leader, for commit) before it fails. */
+export const PROPOSAL_TIMEOUT_MS = 10_000
+
+interface Pending {
+  readonly term: number
+  readonly resolve: (r: ApplyResult) => void
+  readonly reject: (e: Error) => void
+  readonly timer: NodeJS.Timeout
+}
+
+type Input =
+  | { readonly kind: 'tick' }
+  | { readonly kind: 'message', readonly msg: Message }
+
+export interface RaftNodeDeps {
+  readonly id: RaftId
+  readonly storage: RaftStorage
+  readonly transport: RaftTransport
+  readonly store: ClusterStore
+  readonly logger: Logger
+  readonly timing: RaftTiming
+  readonly random: () => number
+}
+
+/**
+ * The async driver around the pure Raft core: owns the tick timer, feeds messages in, and applies each
+ * Ready in the order the core requires — persist (fsync) the snapshot, entries and hard state, then send
+ * the messages, then apply committed entries to the store and answer their proposers, then advance.
+ * Inputs that arrive while a Ready is being persisted queue up and are fed in before the next one.
+ */
+export class RaftNode {
+  private readonly core: RaftCore
+  private readonly inputs: Input[] = []
+  private readonly pending = new Map<number, Pending>()
+  private readonly reads = new Map<number, { resolve: () => void, reject: (e: Error) => void, timer: NodeJS.Timeout, index: number | null }>()
+  private readonly leaderListeners: Array<(s: SoftState) => void> = []
+  private readonly log: Logger
+  private soft: SoftState
+  private applied = 0
+  private snapshotIndex = 0
+  private nextReadId = 1
+  private processing = false
+  private stopped = false
+  private timer: NodeJS.Timeout | null = null
+  private failure: Error | null = null
+
+  constructor (private readonly deps: RaftNodeDeps, initial: RaftInitialState) {
+    this.log = deps.logger.child('raft')
+    const config: RaftConfig = {
+      id: deps.id,
+      electionTicks: deps.timing.electionTicks,
+      heartbeatTicks: deps.timing.heartbeatTicks,
+      random: deps.random,
+      maxEntriesPerAppend: 16,
+      maxInflightAppends: 64,
+      snapshotChunkBytes: 1024 * 1024
+    }
+    if (initial.snapshot !== null && initial.snapshot.data.byteLength > 0) {
+      deps.store.restore(decodeStore(initial.snapshot.data))
+      this.applied = initial.snapshot.index
+      this.snapshotIndex = initial.snapshot.index
+    }
+    this.core = new RaftCore(config, initial)
+    const st = this.core.status()
+    this.soft = { role: st.role, leader: st.leader, term: st.term }
+  }
+
+  /** Start ticking and receiving. */
+  async start (validate: (raw: unknown) => Message | null): Promise<void> {
+    await this.deps.transport.listen(msg => { this.enqueue({ kind: 'message', msg }) }, validate)
+    this.timer = setInterval(() => { this.enqueue({ kind: 'tick' }) }, this.deps.timing.tickMs)
+    this.timer.unref()
+    this.enqueue({ kind: 'tick' })
+  }
+
+  private enqueue (input: Input): void {
+    if (this.stopped) return
+    this.inputs.push(input)
+    this.kick()
+  }
+
+  private kick (): void {
+    if (this.processing || this.stopped) return
+    this.processing = true
+    this.loop().catch((err: unknown) => {
+      // A failed fsync or apply leaves the node unable to promise anything: stop it loudly.
+      this.failure = err as Error
+      this.log.error('Raft stopped: storage or apply failed', { err: (err as Error).message })
+      void this.stop()
+    }).finally(() => { this.processing = false })
+  }
+
+  private async loop (): Promise<void> {
+    while (!this.stopped) {
+      const batch = this.inputs.splice(0, this.inputs.length)
+      for (const input of batch) {
+        if (input.kind === 'tick') this.core.tick()
+        else this.core.step(input.msg)
+      }
+      if (!this.core.hasReady()) {
+        if (this.inputs.length === 0) return
+        continue
+      }
+      const rd = this.core.ready()
+      await this.persist(rd)
+      this.deps.transport.send(rd.messages)
+      this.applyReady(rd)
+      this.core.advance(rd)
+      this.maybeCompact()
+    }
+  }
+
+  private async persist (rd: Ready): Promise<void> {
+    if (rd.snapshot !== null) await this.deps.storage.saveSnapshot(rd.snapshot)
+    if (rd.entries.length > 0 || rd.hardState !== null) await this.deps.storage.append(rd.hardState, rd.entries)
+  }
+
+  private applyReady (rd: Ready): void {
+    if (rd.snapshotToApply !== null) {
+      this.deps.store.restore(decodeStore(rd.snapshotToApply.data))
+      this.applied = rd.snapshotToApply.index
+      this.snapshotIndex = rd.snapshotToApply.index
+      this.log.info('installed snapshot from leader', { index: rd.snapshotToApply.index })
+    }
+    for (const e of rd.committed) this.applyEntry(e)
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.requestId)
+      if (r !== undefined) r.index = rs.index
+    }
+    this.resolveReads()
+    const s = rd.softState
+    if (s.leader !== this.soft.leader || s.role !== this.soft.role || s.term !== this.soft.term) {
+      const leaderChanged = s.leader !== this.soft.leader
+      this.soft = s
+      if (leaderChanged) this.log.info('leader changed', { leader: s.leader ?? 'none', term: s.term, role: s.role })
+      for (const l of this.leaderListeners) l(s)
+    }
+  }
+
+  private applyEntry (e: Entry): void {
+    if (e.index <= this.applied) return
+    let result: ApplyResult = { ok: true }
+    if (e.kind === 'normal' && e.data.byteLength > 0) {
+      try {
+        result = this.deps.store.apply(e.index, decodeCommand(e.data))
+      } catch (err) {
+        result = { ok: false, code: 'invalid-argument', message: `entry ${e.index} does not decode: ${(err as Error).message}` }
+        this.deps.store.skip(e.index)
+      }
+    } else {
+      this.deps.store.skip(e.index)
+      if (e.kind === 'conf') this.log.info('managers changed', { change: e.change.type, index: e.index })
+    }
+    this.applied = e.index
+    const p = this.pending.get(e.index)
+    if (p !== undefined) {
+      this.pending.delete(e.index)
+      clearTimeout(p.timer)
+      if (p.term === e.term) p.resolve(result)
+      else p.reject(new FlotillaError('unavailable', 'leadership changed before the write committed; it was not applied', { retryable: true }))
+    }
+  }
+
+  private resolveReads (): void {
+    for (const [id, r] of this.reads) {
+      if (r.index !== null && this.applied >= r.index) {
+        this.reads.delete(id)
+        clearTimeout(r.timer)
+        r.resolve()
+      }
+    }
+  }
+
+  private maybeCompact (): void {
+    if (this.applied - this.snapshotIndex < SNAPSHOT_EVERY) return
+    this.core.compact(this.applied, encodeStore(this.deps.store.state))
+    this.snapshotIndex = this.applied
+    this.kick()
+  }
+
+  private notLeader (): FlotillaError {
+    return new FlotillaError('unavailable', 'this manager is not the leader', { retryable: true })
+  }
+
+  /**
+   * Propose `cmd` (leader only) and resolve with its result once it is committed and applied here.
+   * Rejects `unavailable` (retryable) when not leader, when leadership changes first, or after 10 s.
+   */
+  async propose (cmd: Command): Promise<ApplyResult> {
+    this.assertRunning()
+    const placed = this.core.propose(encodeCommand(cmd))
+    if (placed === null) throw this.notLeader()
+    this.kick()
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(placed.index)
+        reject(new FlotillaError('unavailable', 'the write was not committed within 10 s: a majority of managers may be unreachable; it may still be applied later', { retryable: true, hint: QUORUM_HINT }))
+      }, PROPOSAL_TIMEOUT_MS)
+      this.pending.set(placed.index, { term: placed.term, resolve, reject, timer })
+    })
+  }
+
+  /** Propose a voter change (leader only, one at a time); resolves once it commits. */
+  async proposeConfChange (change: ConfChange): Promise<void> {
+    this.assertRunning()
+    const placed = this.core.proposeConfChange(change)
+    if (placed === null) throw new FlotillaError('unavailable', 'not leader, or another manager change is in progress', { retryable: true })
+    this.kick()
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(placed.index)
+        reject(new FlotillaError('unavailable', 'the manager change did not commit within 10 s', { retryable: true }))
+      }, PROPOSAL_TIMEOUT_MS)
+      this.pending.set(placed.index, { term: placed.term, resolve: () => { resolve() }, reject, timer })
+    })
+  }
+
+  /** A linearizable read point (ReadIndex): resolves once this leader's store reflects every write acknowledged before the call. */
+  async readBarrier (): Promise<void> {
+    this.assertRunning()
+    const id = this.nextReadId++
+    if (!this.core.readIndex(id)) throw this.notLeader()
+    this.kick()
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(id)
+        reject(new FlotillaError('unavailable', 'could not confirm leadership within 10 s: a majority of managers may be unreachable', { retryable: true, hint: QUORUM_HINT }))
+      }, PROPOSAL_TIMEOUT_MS)
+      this.reads.set(id, { resolve, reject, timer, index: null })
+    })
+  }
+
+  transferLeadership (to: RaftId): boolean {
+    const ok = this.core.transferLeadership(to)
+    this.kick()
+    return ok
+  }
+
+  private assertRunning (): void {
+    if (this.failure !== null) throw new FlotillaError('internal', `Raft stopped: ${this.failure.message}`)
+    if (this.stopped) throw new FlotillaError('unavailable', 'this manager is stopping', { retryable: true })
+  }
+
+  onSoftState (fn: (s: SoftState) => void): void {
+    this.leaderListeners.push(fn)
+  }
+
+  get softState (): SoftState {
+    return this.soft
+  }
+
+  status (): ReturnType<RaftCore['status']> {
+    return this.core.status()
+  }
+
+  get isLeader (): boolean {
+    return this.soft.role === 'leader'
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.timer !== null) clearInterval(this.timer)
+    this.deps.transport.stop()
+    const err = new FlotillaError('unavailable', 'this manager stopped', { retryable: true })
+    for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(err) }
+    for (const r of this.reads.values()) { clearTimeout(r.timer); r.reject(err) }
+    this.pending.clear()
+    this.reads.clear()
+    // Wait for an in-flight Ready to finish persisting before storage closes.
+    for (let i = 0; i < 200 && this.processing; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await this.deps.storage.close()
+  }
+}

@@ -1,0 +1,26 @@
+import { decode, encode, isRecord } from '../../membership/codec.js'
+import { FlotillaError } from '../../membership/index.js'
+import type { ClusterObject, NodeObject, RevokedNode, StoreState } from './objects.js'
+
+/** The store as Raft snapshot data: msgpack of plain arrays (Maps do not survive every codec). */
+export function encodeStore (state: StoreState): Uint8Array {
+  return encode({ v: 1, index: state.index, cluster: state.cluster, nodes: [...state.nodes.values()], revoked: [...state.revoked.values()] })
+}
+
+const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
+
+export function decodeStore (bytes: Uint8Array): StoreState {
+  const v = decode(bytes, MAX_SNAPSHOT_BYTES)
+  if (!isRecord(v) || v.v !== 1 || typeof v.index !== 'number' || !Array.isArray(v.nodes) || !Array.isArray(v.revoked)) {
+    throw new FlotillaError('internal', 'store snapshot is malformed')
+  }
+  const cluster = v.cluster as ClusterObject | null
+  return {
+    index: v.index,
+    cluster: cluster === null
+      ? null
+      : { ...cluster, root: { publicKeyDer: new Uint8Array(cluster.root.publicKeyDer), privateKeyDer: new Uint8Array(cluster.root.privateKeyDer) } },
+    nodes: new Map((v.nodes as NodeObject[]).map(n => [n.id, { ...n, certificate: new Uint8Array(n.certificate) }])),
+    revoked: new Map((v.revoked as RevokedNode[]).map(r => [r.id, r]))
+  }
+}

@@ -66,7 +66,11 @@ export class Reconciler {
     }
     for (const node of state.nodes.values()) {
       if (node.spec.role !== 'manager' || voters.has(node.id)) continue
-      if (this.membership.member(node.id)?.liveness !== 'ready') continue
+      // Add it only once its heartbeats carry the manager certificate it was reissued: it then runs
+      // Raft. Adding a voter that cannot answer yet would cost the leader its quorum (a one-manager
+      // cluster would stall with two voters, one of them deaf).
+      const member = this.membership.member(node.id)
+      if (member?.liveness !== 'ready' || member.role !== 'manager') continue
       this.log.info('adding manager to Raft', { node: node.id })
       await this.raft.proposeConfChange({ type: 'add-voter', id: node.id })
       return

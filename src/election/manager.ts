@@ -208,7 +208,7 @@ export class Manager {
   }
 
   private async serveSessions (): Promise<void> {
-    await this.deps.membership.serveMembers(SESSION_PROTOCOL, { maxFrameBytes: 4096, timeoutMs: 5000 }, () => null, async (stream, peer, signal) => {
+    await this.deps.membership.serveMembers(SESSION_PROTOCOL, { maxFrameBytes: 4096, timeoutMs: 5000, allowRevoked: true }, () => null, async (stream, peer, signal) => {
       const req = await stream.read(signal)
       if (!isRecord(req) || req.t !== 'poll') throw new FlotillaError('invalid-argument', 'session: expected poll')
       if (!this.isLeader) {

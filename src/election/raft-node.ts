@@ -1,6 +1,6 @@
 import { FlotillaError, type Logger } from '../membership/index.js'
 import { RaftCore } from './raft/index.js'
-import type { ConfChange, Entry, Message, RaftConfig, RaftId, RaftInitialState, Ready, SoftState } from './raft/types.js'
+import type { ConfChange, Entry, HardState, Message, RaftConfig, RaftId, RaftInitialState, Ready, SoftState } from './raft/types.js'
 import type { RaftStorage } from './storage/index.js'
 import type { RaftTransport } from './transport.js'
 import { ClusterStore } from './state/store.js'
@@ -64,6 +64,8 @@ export class RaftNode {
   private readonly leaderListeners: Array<(s: SoftState) => void> = []
   private readonly log: Logger
   private soft: SoftState
+  /** The hard state last written, to tell a commit-only change (no fsync needed) from a term or vote change. */
+  private durable: HardState
   private applied = 0
   private snapshotIndex = 0
   private nextReadId = 1
@@ -89,6 +91,7 @@ export class RaftNode {
       this.snapshotIndex = initial.snapshot.index
     }
     this.core = new RaftCore(config, initial)
+    this.durable = initial.hardState
     const st = this.core.status()
     this.soft = { role: st.role, leader: st.leader, term: st.term }
   }
@@ -140,7 +143,13 @@ export class RaftNode {
 
   private async persist (rd: Ready): Promise<void> {
     if (rd.snapshot !== null) await this.deps.storage.saveSnapshot(rd.snapshot)
-    if (rd.entries.length > 0 || rd.hardState !== null) await this.deps.storage.append(rd.hardState, rd.entries)
+    if (rd.entries.length === 0 && rd.hardState === null) return
+    // etcd's MustSync: new entries, or a new term or vote, must be on disk before any message that
+    // depends on them; a hard state that only moves the commit index need not wait for an fsync.
+    const hs = rd.hardState
+    const sync = rd.entries.length > 0 || (hs !== null && (hs.term !== this.durable.term || hs.vote !== this.durable.vote))
+    await this.deps.storage.append(hs, rd.entries, { sync })
+    if (hs !== null) this.durable = hs
   }
 
   private applyReady (rd: Ready): void {

@@ -90,7 +90,7 @@ export class RaftTransport {
           try {
             q.stream = await this.membership.dialMember(to, RAFT_PROTOCOL, MAX_RAFT_FRAME, AbortSignal.timeout(DIAL_TIMEOUT_MS))
           } catch (err) {
-            q.retryAtMs = this.now() + 300
+            q.retryAtMs = this.now() + 100
             q.messages = []
             this.log.debug('cannot reach manager', { node: to, err: (err as Error).message })
             return

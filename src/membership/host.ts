@@ -55,7 +55,9 @@ export class P2PHost {
         streamMuxers: [yamux()],
         // A busy 2-core host must not look like a dead peer: liveness is the failure detector's job.
         connectionMonitor: { abortConnectionOnPingFailure: false },
-        connectionManager: { maxConnections: 1000 },
+        // libp2p limits inbound connections per second from one IP (5 by default): a cluster behind one
+        // address (tests, NAT) or a burst of joins must not be dropped for that.
+        connectionManager: { maxConnections: 1000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
         connectionGater: {
           denyInboundEncryptedConnection: (peer) => gate.denied(peer.toString()),
           denyOutboundEncryptedConnection: (peer) => gate.denied(peer.toString())
@@ -67,6 +69,14 @@ export class P2PHost {
             allowPublishToZeroTopicPeers: true, // a one-node cluster is normal
             emitSelf: false,
             floodPublish: true, // every member is a direct peer: reach all, not only the mesh
+            // A small mesh: the publisher already reaches every member directly, so forwarding is a
+            // backup for members not (yet) connected, and each extra copy costs every node CPU.
+            D: 3,
+            Dlo: 2,
+            Dhi: 5,
+            Dout: 1,
+            Dscore: 2,
+            Dlazy: 3,
             fallbackToFloodsub: false,
             // Members are certified; many behind one IP (tests, NAT) is normal, not a Sybil attack.
             scoreParams: { IPColocationFactorWeight: 0 }

@@ -76,6 +76,8 @@ const TICK_MS = 100
 const RECONNECT_MS = 500
 const SAVE_DEBOUNCE_MS = 1000
 const HANDSHAKE_FRAME_BYTES = 4096
+/** How long a removed node may still connect (to hear, on its session poll, that it was removed). */
+const REVOKED_GRACE_MS = 5000
 
 /**
  * This node's membership of a cluster: the libp2p host, the signed gossip heartbeats, the member table
@@ -95,8 +97,10 @@ export class Membership {
   private readonly timers: NodeJS.Timeout[] = []
   /** Heartbeats the gossip validator already decoded and authenticated, handed on to delivery. */
   private readonly validated = new WeakMap<Uint8Array, { hb: Heartbeat, claims: CertificateClaims }>()
-  /** Removed nodes (node ID → peer ID): their gossip, streams and connections are refused. */
+  /** Removed nodes (node ID → peer ID): their gossip and streams are refused. */
   private readonly revoked = new Map<string, string>()
+  /** Peers of removed nodes whose connections are refused (after REVOKED_GRACE_MS). */
+  private readonly disconnected = new Set<string>()
   private authority: ClusterAuthority | null = null
   private localLeaderId: string | null = null
   private seq = 0
@@ -373,7 +377,10 @@ export class Membership {
 
   /** The Raft leader as this node knows it (managers), announced in every heartbeat. */
   setLocalLeader (nodeId: string | null): void {
+    const changed = nodeId !== this.localLeaderId
     this.localLeaderId = nodeId
+    // Tell every node at once (not at the next heartbeat): writes forwarded from workers wait on it.
+    if (changed && nodeId !== null && !this.stopped) void this.publishHeartbeat('ready')
   }
 
   /**
@@ -402,14 +409,20 @@ export class Membership {
       if (this.revoked.has(n.id)) continue
       this.revoked.set(n.id, n.peerId)
       this.log.info('node removed from the cluster; refusing it', { node: n.id })
-      this.host.hangUp(n.peerId).catch(() => {})
+      // Its gossip and streams are refused from now on; the connection itself is cut after a grace
+      // period, so that the removed node's next session poll can still learn that it was removed.
+      const t = setTimeout(() => {
+        this.disconnected.add(n.peerId)
+        this.host.hangUp(n.peerId).catch(() => {})
+      }, REVOKED_GRACE_MS)
+      t.unref()
     }
     return self
   }
 
-  isRevokedPeer (peerId: string): boolean {
-    for (const p of this.revoked.values()) if (p === peerId) return true
-    return false
+  /** Whether connections with this peer are refused (a removed node, after its grace period). */
+  private isRevokedPeer (peerId: string): boolean {
+    return this.disconnected.has(peerId)
   }
 
   /** Take a reissued certificate (a role change); persisted before it is used. */
@@ -426,10 +439,11 @@ export class Membership {
 
   /**
    * Serve a member-only protocol: the dialer's first frame is its certificate, which must verify
-   * under this cluster's root, bind the noise-authenticated peer, not be revoked, and pass `authorize`
-   * (which returns a refusal reason, or null). Then `handler` owns the stream.
+   * under this cluster's root, bind the noise-authenticated peer, not be revoked (unless `allowRevoked`:
+   * the session protocol, on which a removed node learns that it was), and pass `authorize` (which
+   * returns a refusal reason, or null). Then `handler` owns the stream.
    */
-  async serveMembers (protocol: string, init: StreamHandlerInit, authorize: (peer: PeerIdentity) => string | null,
+  async serveMembers (protocol: string, init: StreamHandlerInit & { readonly allowRevoked?: boolean }, authorize: (peer: PeerIdentity) => string | null,
     handler: (stream: FrameStream, peer: PeerIdentity, signal: AbortSignal) => Promise<void>): Promise<void> {
     await this.host.handle(protocol, init, async (stream, remotePeer, signal) => {
       const hello = await stream.read(signal)
@@ -440,7 +454,7 @@ export class Membership {
         try {
           claims = verifyCertificate(hello.cert, this.state.rootPublicKeyDer, this.state.clusterId)
           if (claims.peerId !== remotePeer) refusal = 'certificate bound to another peer'
-          else if (this.revoked.has(claims.nodeId)) refusal = `node ${claims.nodeId} was removed from the cluster`
+          else if (this.revoked.has(claims.nodeId) && init.allowRevoked !== true) refusal = `node ${claims.nodeId} was removed from the cluster`
           else refusal = authorize({ peerId: remotePeer, claims })
         } catch (err) {
           refusal = (err as Error).message

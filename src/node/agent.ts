@@ -49,6 +49,8 @@ export interface AgentDeps {
   readonly onFatal: (err: unknown) => void
   /** Called with each new membership before it is used (the control socket serves forwarded calls on it). */
   readonly onMembership: (m: Membership) => Promise<void>
+  /** Ask the cluster to remove node `id` (`node rm --force`): how a leaving manager gives up its vote. */
+  readonly removeNode: (id: string) => Promise<void>
 }
 
 /** A seeded-from-the-OS random source for Raft's election timeouts (the core itself never calls one). */
@@ -260,6 +262,12 @@ export class Agent {
     if (this.managerRole !== null && !force) {
       throw new FlotillaError('unavailable', 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.')
     }
+    if (this.managerRole !== null) {
+      // Give up this manager's vote first, so that the others keep a quorum of the managers that remain.
+      await this.deps.removeNode(phase.membership.nodeId).catch((err: unknown) => {
+        this.log.warn('could not remove this manager from the managers before leaving; remove it with `node rm --force`', { err: (err as Error).message })
+      })
+    }
     this.phase = { kind: 'pending', op: 'leave' }
     try {
       await this.forget(phase.membership, async m => { await m.leave() })
@@ -310,15 +318,21 @@ export class Agent {
         return
       }
       if (answer.node.role !== m.role) {
-        await m.updateCertificate(new Uint8Array(answer.node.certificate))
-        if (m.role === 'manager' && this.managerRole === null) {
+        const certificate = new Uint8Array(answer.node.certificate)
+        if (answer.node.role === 'manager') {
+          // Serve Raft before the heartbeats announce the manager certificate: the leader adds this
+          // node as a voter as soon as it sees that certificate, and a voter must answer at once.
           this.log.info('promoted to manager')
-          this.managerRole = await Manager.start(this.managerDeps(m), { kind: 'join' })
-        } else if (m.role === 'worker' && this.managerRole !== null) {
+          this.managerRole ??= await Manager.start(this.managerDeps(m), { kind: 'join' })
+          await m.updateCertificate(certificate)
+        } else {
           this.log.info('demoted to worker')
-          await this.managerRole.stop()
-          this.managerRole = null
-          await Manager.wipe(this.config.dataDir)
+          if (this.managerRole !== null) {
+            await this.managerRole.stop()
+            this.managerRole = null
+            await Manager.wipe(this.config.dataDir)
+          }
+          await m.updateCertificate(certificate)
         }
       }
     }

@@ -27,7 +27,11 @@ export async function startAgent (config: AgentConfig, logger: Logger, onFatal: 
     executor,
     now: () => Date.now(),
     onFatal,
-    onMembership: async m => { await serveForwardedCalls(m, async req => await api!(req)) }
+    onMembership: async m => { await serveForwardedCalls(m, async req => await api!(req)) },
+    removeNode: async id => {
+      const res = await api!({ method: 'DELETE', path: `/nodes/${id}`, query: new URLSearchParams('force=true'), body: Buffer.alloc(0), headers: {} })
+      if (res.status >= 300) throw new Error((res.json as { message?: string } | undefined)?.message ?? `status ${res.status}`)
+    }
   })
   api = controlApi(agent)
   await agent.start()

@@ -32,9 +32,12 @@ describe('cluster of 5 agents', () => {
     const roles = Object.fromEntries(lists[0]!.map(n => [n.Description.Hostname, n.Spec.Role]))
     expect(roles).toEqual({ 'node-1': 'manager', 'node-2': 'manager', 'node-3': 'worker', 'node-4': 'worker', 'node-5': 'worker' })
     for (const a of cluster.agents) {
-      const info = (await a.api('GET', '/info')).body
+      // /info is served from the node's own view (a follower's store may be a moment behind).
+      const info = await waitFor(`${a.hostname}'s /info to count 5 nodes`, async () => {
+        const body = (await a.api('GET', '/info')).body
+        return body.Swarm.Nodes === 5 ? body : undefined
+      })
       expect(info.Swarm.LocalNodeState).toBe('active')
-      expect(info.Swarm.Nodes).toBe(5)
       expect(info.Swarm.Managers).toBe(2)
     }
   })

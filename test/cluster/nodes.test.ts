@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { TestCluster } from '../support/cluster.js'
 import { waitFor, type AgentProcess } from '../support/agent-process.js'
 
@@ -21,6 +21,7 @@ describe('node management (1 manager + 2 workers)', () => {
   afterAll(async () => { await cluster?.stop() })
 
   it('promotes a worker from another worker\'s socket, which then runs Raft; then demotes it', async () => {
+    onTestFailed(() => { console.log(cluster.logs()) })
     const p = await w2.cli(['node', 'promote', 'nm-2'])
     expect(p.stderr).toBe('')
     expect(p.stdout).toContain('Node nm-2 promoted to a manager in the swarm.')
@@ -34,6 +35,25 @@ describe('node management (1 manager + 2 workers)', () => {
     expect(d.stdout).toContain('Manager nm-2 demoted in the swarm.')
     await waitFor('nm-2 to be a worker again', async () => (await w1.api('GET', '/info')).body.Swarm.ControlAvailable === false, 20_000)
     expect((await nodeBy(manager, 'nm-2')).ManagerStatus).toBeUndefined()
+  })
+
+  it('a manager that leaves gives up its vote: the others keep taking writes', async () => {
+    await w1.cli(['node', 'promote', 'nm-2'])
+    await waitFor('nm-2 to act as a manager', async () => (await w1.api('GET', '/info')).body.Swarm.ControlAvailable === true, 20_000)
+    await waitFor('nm-2 to serve the swarm itself', async () => (await w1.api('GET', '/swarm')).status === 200, 20_000)
+    const id = (await w1.api('GET', '/info')).body.Swarm.NodeID as string
+    const refused = await w1.api('POST', '/swarm/leave')
+    expect(refused.status).toBe(503)
+    const left = await w1.api('POST', '/swarm/leave?force=true', undefined, 30_000)
+    expect(left.status, JSON.stringify(left.body)).toBe(200)
+    expect(((await manager.api('GET', '/nodes')).body as any[]).map(n => n.ID)).not.toContain(id)
+    const sw = (await manager.api('GET', '/swarm')).body
+    const w = await manager.api('POST', `/swarm/update?version=${sw.Version.Index as number}&rotateWorkerToken=true`, sw.Spec, 30_000)
+    expect(w.status, JSON.stringify(w.body)).toBe(200)
+    // nm-2 joins again as a worker, under a new node ID.
+    const again = await w1.api('POST', '/swarm/join', { RemoteAddrs: [manager.addr], JoinToken: (await manager.api('GET', '/swarm')).body.JoinTokens.Worker, ListenAddr: w1.addr })
+    expect(again.status, JSON.stringify(again.body)).toBe(200)
+    await cluster.waitForReady(3, 20_000)
   })
 
   it('refuses to demote the last manager, and a stale version', async () => {
@@ -70,6 +90,7 @@ describe('node management (1 manager + 2 workers)', () => {
     const rm = await manager.cli(['node', 'rm', '--force', 'nm-3'])
     expect(rm.code, rm.stderr).toBe(0)
     await waitFor('the removed node to leave', async () => (await w2.api('GET', '/info')).body.Swarm.LocalNodeState === 'inactive', 20_000)
+      .catch(err => { throw new Error(`${(err as Error).message}\n${cluster.logs()}`) })
     expect(w2.logs).toMatch(/this node was removed from the swarm/)
     const listed = ((await manager.api('GET', '/nodes')).body as any[]).map(n => n.ID)
     expect(listed).not.toContain(id)

@@ -1,77 +1,16 @@
 import { FlotillaError } from '../../membership/errors.js'
 import { RaftLog } from './log.js'
-import {
-  becomeProbe, becomeReplicate, becomeSnapshot, maybeDecrTo, maybeUpdate, newProgress,
-  type Progress, type ProgressState
-} from './progress.js'
 import { applyConfChange, quorumIndex, quorumSize, voteResult, votersAfter } from './quorum.js'
 import { ReadIndexQueue } from './read-index.js'
+import { Replicator, type Outgoing } from './replication.js'
+import { SnapshotAssembly } from './snapshot-assembly.js'
+import { validateConfig, type ProgressStatus, type Proposed, type RaftStatus } from './status.js'
 import type {
   ConfChange, Entry, HardState, Message, RaftConfig, RaftId, RaftInitialState, Ready, ReadState, Role, Snapshot, SoftState
 } from './types.js'
 import { isValidMessage } from './validate.js'
 
-/** Where a proposal landed: it is committed (and may be acknowledged) once applied at `index` with this `term`. */
-export interface Proposed {
-  readonly index: number
-  readonly term: number
-}
-
-/** The leader's view of one follower, for status output. */
-export interface ProgressStatus {
-  readonly match: number
-  readonly next: number
-  readonly state: ProgressState
-}
-
-/** A snapshot of the core for the driver (ManagerStatus) and tests; `progress` is empty unless leader. */
-export interface RaftStatus {
-  readonly id: RaftId
-  readonly role: Role
-  readonly term: number
-  readonly leader: RaftId | null
-  readonly commit: number
-  readonly applied: number
-  readonly lastIndex: number
-  readonly voters: RaftId[]
-  /** Index of the newest conf entry in the in-memory log (0 if none): a change is pending while it is > commit. */
-  readonly lastConfIndex: number
-  readonly progress: Readonly<Record<RaftId, ProgressStatus>>
-  readonly leadTransferee: RaftId | null
-}
-
 type Campaign = 'pre-vote' | 'vote' | 'transfer'
-
-/** A snapshot being received in chunks (InstallSnapshot, Raft §7): chunks are accepted in order only. */
-interface Incoming {
-  readonly term: number
-  readonly index: number
-  readonly snapTerm: number
-  readonly voters: readonly RaftId[]
-  readonly chunks: Uint8Array[]
-  size: number
-}
-
-/** A message as the core builds it: `from` is filled in, `term` defaults to the current term. */
-type Outgoing<M = Message> = M extends Message ? Omit<M, 'from' | 'term'> & { readonly term?: number } : never
-
-function validateConfig (c: RaftConfig): void {
-  const positive = (n: number): boolean => Number.isSafeInteger(n) && n >= 1
-  if (!positive(c.electionTicks) || !positive(c.heartbeatTicks) || c.heartbeatTicks >= c.electionTicks) {
-    throw new FlotillaError('invalid-argument', `raft: need 1 ≤ heartbeatTicks (${c.heartbeatTicks}) < electionTicks (${c.electionTicks})`)
-  }
-  if (!positive(c.maxEntriesPerAppend) || !positive(c.maxInflightAppends) || !positive(c.snapshotChunkBytes)) {
-    throw new FlotillaError('invalid-argument', 'raft: maxEntriesPerAppend, maxInflightAppends and snapshotChunkBytes must be positive integers')
-  }
-  if (c.id.length === 0) throw new FlotillaError('invalid-argument', 'raft: empty id')
-}
-
-function concat (chunks: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) { out.set(c, at); at += c.length }
-  return out
-}
 
 /**
  * The Raft consensus core (Ongaro & Ousterhout 2014; Ongaro's thesis 2014), shaped like etcd's raft:
@@ -87,7 +26,7 @@ function concat (chunks: readonly Uint8Array[], size: number): Uint8Array {
 export class RaftCore {
   readonly #c: RaftConfig
   readonly #id: RaftId
-  #log: RaftLog
+  readonly #log: RaftLog
   #term: number
   #vote: RaftId | null
   #commit: number
@@ -113,14 +52,14 @@ export class RaftCore {
   #votes = new Map<RaftId, boolean>()
 
   // Leader only.
-  #progress = new Map<RaftId, Progress>()
+  readonly #repl: Replicator
   #leadTransferee: RaftId | null = null
   #transferElapsed = 0
   #reads = new ReadIndexQueue()
   #readsAwaitingCommit: number[] = []
 
   // Follower only.
-  #incoming: Incoming | null = null
+  readonly #incoming = new SnapshotAssembly()
 
   /** Start from storage's durable state (which is treated as persisted). Throws on an invalid config or an inconsistent state. */
   constructor (config: RaftConfig, initial: RaftInitialState) {
@@ -128,6 +67,8 @@ export class RaftCore {
     this.#c = config
     this.#id = config.id
     this.#log = new RaftLog(initial.snapshot, initial.entries)
+    const log = this.#log
+    this.#repl = new Replicator(config, { log, commit: () => this.#commit, send: m => this.#send(m) })
     const hs = initial.hardState
     if (hs.commit > this.#log.lastIndex()) {
       throw new FlotillaError('internal', `raft: commit ${hs.commit} beyond last index ${this.#log.lastIndex()}`)
@@ -242,7 +183,7 @@ export class RaftCore {
         if (this.#role === 'leader') this.#handleHeartbeatResp(m)
         return
       case 'snapshot-resp':
-        if (this.#role === 'leader') this.#handleSnapshotResp(m)
+        if (this.#role === 'leader') this.#repl.handleSnapshotResp(m)
     }
   }
 
@@ -280,9 +221,9 @@ export class RaftCore {
     if (this.#leadTransferee === to) return true
     this.#leadTransferee = to
     this.#transferElapsed = 0
-    const pr = this.#progress.get(to)
+    const pr = this.#repl.get(to)
     if (pr !== undefined && pr.match === this.#log.lastIndex()) this.#send({ type: 'timeout-now', to })
-    else this.#sendAppend(to, false)
+    else this.#repl.sendAppend(to, false)
     return true
   }
 
@@ -349,7 +290,7 @@ export class RaftCore {
 
   status (): RaftStatus {
     const progress: Record<RaftId, ProgressStatus> = {}
-    for (const [id, pr] of this.#progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state }
+    for (const [id, pr] of this.#repl.entries()) progress[id] = { match: pr.match, next: pr.next, state: pr.state }
     return {
       id: this.#id,
       role: this.#role,
@@ -388,7 +329,7 @@ export class RaftCore {
     if (term !== this.#term) {
       this.#term = term
       this.#vote = null
-      this.#incoming = null
+      this.#incoming.clear()
     }
     this.#leader = null
     this.#electionElapsed = 0
@@ -397,7 +338,7 @@ export class RaftCore {
     const r = this.#c.random()
     this.#randomizedTimeout = this.#c.electionTicks + Math.min(this.#c.electionTicks - 1, Math.max(0, Math.floor(r * this.#c.electionTicks)))
     this.#votes.clear()
-    this.#progress.clear()
+    this.#repl.clear()
     this.#leadTransferee = null
     this.#reads.clear()
     this.#readsAwaitingCommit = []
@@ -413,7 +354,7 @@ export class RaftCore {
     this.#reset(this.#term)
     this.#role = 'leader'
     this.#leader = this.#id
-    for (const v of this.#voters) if (v !== this.#id) this.#progress.set(v, newProgress(this.#log.lastIndex() + 1))
+    this.#repl.sync(this.#voters, this.#id)
     // Raft §8: a no-op entry of the new term lets the leader commit (and so learn the commit index).
     this.#appendAsLeader({ kind: 'normal', term: this.#term, index: this.#log.lastIndex() + 1, data: new Uint8Array(0) })
   }
@@ -485,28 +426,17 @@ export class RaftCore {
     if (this.#electionElapsed >= this.#c.electionTicks) {
       this.#electionElapsed = 0
       // CheckQuorum (thesis §6.2): a leader that did not hear from a quorum in an election timeout steps down.
-      let active = this.#voters.includes(this.#id) ? 1 : 0
-      for (const [id, pr] of this.#progress) {
-        if (pr.recentActive && this.#voters.includes(id)) active++
-        pr.recentActive = false
-      }
+      const active = (this.#voters.includes(this.#id) ? 1 : 0) + this.#repl.takeRecentActive(this.#voters)
       if (active < quorumSize(this.#voters.length)) {
         this.#becomeFollower(this.#term, null)
         return
       }
     }
     if (this.#leadTransferee !== null && ++this.#transferElapsed >= this.#c.electionTicks) this.#leadTransferee = null
-    for (const [id, pr] of this.#progress) {
-      const waiting = (pr.state === 'replicate' && pr.inflight.length > 0) || (pr.state === 'snapshot' && pr.transfer?.awaiting === true)
-      if (!waiting || ++pr.stallTicks < this.#c.electionTicks) continue
-      // Nothing acknowledged for an election timeout: the pipeline or the snapshot chunk was lost.
-      if (pr.state === 'replicate') becomeProbe(pr)
-      else becomeSnapshot(pr, this.#log.snapshot)
-      this.#sendAppend(id, false)
-    }
+    this.#repl.tick()
     if (this.#heartbeatElapsed >= this.#c.heartbeatTicks) {
       this.#heartbeatElapsed = 0
-      this.#broadcastHeartbeat(this.#reads.lastContext())
+      this.#repl.broadcastHeartbeat(this.#reads.lastContext())
     }
   }
 
@@ -561,21 +491,13 @@ export class RaftCore {
 
   /** InstallSnapshot chunk (Raft §7, Figure 13): accept offset 0 (restart) or exactly the next offset. */
   #handleSnapshot (m: Extract<Message, { type: 'snapshot' }>): void {
-    let inc = this.#incoming
-    if (m.offset === 0) {
-      inc = { term: m.term, index: m.index, snapTerm: m.snapTerm, voters: [...m.voters], chunks: [], size: 0 }
-      this.#incoming = inc
-    } else if (inc === null || inc.term !== m.term || inc.index !== m.index || inc.snapTerm !== m.snapTerm || inc.size !== m.offset) {
+    const r = this.#incoming.accept(m)
+    if (r.status === 'refused') {
       this.#send({ type: 'snapshot-resp', to: m.from, index: m.index, offset: m.offset, success: false })
       return
     }
-    inc.chunks.push(m.chunk.slice())
-    inc.size += m.chunk.length
-    if (m.done) {
-      this.#incoming = null
-      this.#installSnapshot({ index: inc.index, term: inc.snapTerm, voters: inc.voters, data: concat(inc.chunks, inc.size) })
-    }
-    this.#send({ type: 'snapshot-resp', to: m.from, index: m.index, offset: inc.size, success: true })
+    if (r.status === 'done') this.#installSnapshot(r.snapshot)
+    this.#send({ type: 'snapshot-resp', to: m.from, index: m.index, offset: r.size, success: true })
   }
 
   #installSnapshot (s: Snapshot): void {
@@ -621,29 +543,23 @@ export class RaftCore {
     this.#msgs.push({ ...m, from: this.#id, term: m.term ?? this.#term } as Message)
   }
 
-  // ─── leader side of replication (§5.3, §5.4.2, §7) ─────────────────────────────────────────────
+  // ─── leader: commit (§5.4.2), ReadIndex, answers (replication itself is in replication.ts) ─────
 
   #appendAsLeader (entry: Entry): Proposed {
     this.#appendEntries([entry])
-    if (entry.kind === 'conf') this.#syncProgress()
-    const committed = this.#maybeCommit()
-    this.#broadcastAppend(committed)
-    return { index: entry.index, term: entry.term }
-  }
-
-  /** Track exactly the voters other than ourselves (a new voter starts probing from our last index). */
-  #syncProgress (): void {
-    for (const id of [...this.#progress.keys()]) if (!this.#voters.includes(id)) this.#progress.delete(id)
-    for (const v of this.#voters) {
-      if (v !== this.#id && !this.#progress.has(v)) this.#progress.set(v, newProgress(this.#log.lastIndex() + 1))
+    if (entry.kind === 'conf') {
+      this.#repl.sync(this.#voters, this.#id)
+      if (this.#leadTransferee !== null && !this.#voters.includes(this.#leadTransferee)) this.#leadTransferee = null
     }
-    if (this.#leadTransferee !== null && !this.#voters.includes(this.#leadTransferee)) this.#leadTransferee = null
+    const committed = this.#maybeCommit()
+    this.#repl.broadcastAppend(committed)
+    return { index: entry.index, term: entry.term }
   }
 
   /** §5.4.2: commit the highest index replicated on a quorum, but only if its entry is of the current term. */
   #maybeCommit (): boolean {
     const last = this.#log.lastIndex()
-    const index = quorumIndex(this.#voters, v => v === this.#id ? last : this.#progress.get(v)?.match ?? 0)
+    const index = quorumIndex(this.#voters, v => v === this.#id ? last : this.#repl.get(v)?.match ?? 0)
     if (index <= this.#commit || this.#log.term(index) !== this.#term) return false
     const hadCommittedInTerm = this.#log.term(this.#commit) === this.#term
     this.#commit = index
@@ -654,8 +570,8 @@ export class RaftCore {
     }
     if (!this.#voters.includes(this.#id) && this.#commit >= this.#lastConfIndex) {
       // Thesis §4.2.2: our own removal is committed. Tell the followers, hand over, step down.
-      this.#broadcastAppend(true)
-      const heir = [...this.#progress].find(([, pr]) => pr.match === last)
+      this.#repl.broadcastAppend(true)
+      const heir = [...this.#repl.entries()].find(([, pr]) => pr.match === last)
       if (heir !== undefined) this.#send({ type: 'timeout-now', to: heir[0] })
       this.#becomeFollower(this.#term, null)
     }
@@ -668,141 +584,26 @@ export class RaftCore {
       this.#readStates.push({ requestId, index: this.#commit })
       return
     }
-    this.#broadcastHeartbeat(this.#reads.add(requestId, this.#commit, self))
-  }
-
-  /** `commitOnly`: the commit index moved, so followers with nothing new still get an (empty) append. */
-  #broadcastAppend (commitOnly: boolean): void {
-    for (const id of this.#progress.keys()) this.#sendAppend(id, commitOnly)
-  }
-
-  #broadcastHeartbeat (context: number): void {
-    for (const [id, pr] of this.#progress) {
-      this.#send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.#commit), context })
-    }
-  }
-
-  /**
-   * Send what follower `to` needs: appends (one while probing; pipelined up to maxInflightAppends while
-   * replicating) or, when the entries were compacted, the next snapshot chunk. `commitOnly`: with nothing
-   * new, still send an empty append so that the follower learns the commit index.
-   */
-  #sendAppend (to: RaftId, commitOnly: boolean): void {
-    const pr = this.#progress.get(to)
-    if (pr === undefined) return
-    if (pr.state === 'snapshot') { this.#sendChunk(to, pr); return }
-    if (pr.state === 'probe' && pr.probeSent) return
-    const last = this.#log.lastIndex()
-    if (pr.state === 'probe') {
-      // One append (possibly empty) to find where the logs match; paused until answered or a heartbeat answer.
-      if (!this.#sendEntries(to, pr, last)) return
-      pr.probeSent = true
-      return
-    }
-    let sent = false
-    while (pr.inflight.length < this.#c.maxInflightAppends && pr.next <= last) {
-      if (!this.#sendEntries(to, pr, last)) return
-      sent = true
-      pr.next = (pr.inflight.at(-1) ?? pr.next) + 1
-    }
-    if (sent || !commitOnly) return
-    // Anchored at the acknowledged match, so that a reordered empty append is never a spurious rejection.
-    const prevTerm = this.#log.term(pr.match)
-    if (prevTerm !== undefined) this.#send({ type: 'append', to, prevIndex: pr.match, prevTerm, entries: [], commit: this.#commit })
-  }
-
-  /**
-   * One append of up to maxEntriesPerAppend entries from `pr.next` (recorded in `inflight` while
-   * replicating); switches to InstallSnapshot (§7) and returns false when the entries it needs were compacted.
-   */
-  #sendEntries (to: RaftId, pr: Progress, last: number): boolean {
-    const prevIndex = pr.next - 1
-    const prevTerm = this.#log.term(prevIndex)
-    if (prevTerm === undefined) {
-      becomeSnapshot(pr, this.#log.snapshot)
-      this.#sendChunk(to, pr)
-      return false
-    }
-    const entries = this.#log.slice(pr.next, Math.min(last, pr.next + this.#c.maxEntriesPerAppend - 1))
-    this.#send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.#commit })
-    if (pr.state === 'replicate') pr.inflight.push(prevIndex + entries.length)
-    return true
-  }
-
-  /** One InstallSnapshot chunk of at most snapshotChunkBytes, stop-and-wait. */
-  #sendChunk (to: RaftId, pr: Progress): void {
-    const t = pr.transfer
-    if (t === null || t.awaiting) return
-    const data = t.snapshot.data
-    const end = Math.min(t.offset + this.#c.snapshotChunkBytes, data.length)
-    this.#send({
-      type: 'snapshot',
-      to,
-      index: t.snapshot.index,
-      snapTerm: t.snapshot.term,
-      voters: t.snapshot.voters,
-      offset: t.offset,
-      chunk: data.subarray(t.offset, end),
-      done: end === data.length
-    })
-    t.awaiting = true
-    t.sentEnd = end
-    pr.stallTicks = 0
+    this.#repl.broadcastHeartbeat(this.#reads.add(requestId, this.#commit, self))
   }
 
   #handleAppendResp (m: Extract<Message, { type: 'append-resp' }>): void {
-    const pr = this.#progress.get(m.from)
-    if (pr === undefined) return
-    pr.recentActive = true
-    if (!m.success) {
-      if (pr.state === 'snapshot') return
-      // Fast back-off: the follower's hint (index, term) becomes our last index with term ≤ hintTerm.
-      const hint = m.hintTerm > 0 ? this.#log.findConflictByTerm(m.hintIndex, m.hintTerm) : m.hintIndex
-      if (maybeDecrTo(pr, m.matchIndex, hint)) this.#sendAppend(m.from, false)
-      return
-    }
-    if (m.matchIndex > this.#log.lastIndex()) return
-    const probing = pr.state === 'probe' && pr.match === m.matchIndex
-    if (maybeUpdate(pr, m.matchIndex) || probing) {
-      if (pr.state === 'probe') becomeReplicate(pr)
-      else if (pr.state === 'snapshot' && pr.match >= (pr.transfer?.snapshot.index ?? 0)) becomeProbe(pr)
+    const result = this.#repl.handleAppendResp(m)
+    const pr = this.#repl.get(m.from)
+    if (result === 'rejected' || pr === undefined) return
+    if (result === 'advanced') {
       if (this.#maybeCommit()) {
         if (this.#role !== 'leader') return
-        this.#broadcastAppend(true)
+        this.#repl.broadcastAppend(true)
       }
+      // Thesis §3.10: the transfer target is caught up; tell it to campaign now.
       if (this.#leadTransferee === m.from && pr.match === this.#log.lastIndex()) this.#send({ type: 'timeout-now', to: m.from })
     }
-    this.#sendAppend(m.from, false)
+    this.#repl.sendAppend(m.from, false)
   }
 
   #handleHeartbeatResp (m: Extract<Message, { type: 'heartbeat-resp' }>): void {
-    const pr = this.#progress.get(m.from)
-    if (pr === undefined) return
-    pr.recentActive = true
-    if (pr.state === 'probe') pr.probeSent = false // the lost probe is retried at heartbeat pace
-    if (pr.match < this.#log.lastIndex()) this.#sendAppend(m.from, false)
+    this.#repl.handleHeartbeatResp(m)
     if (m.context > 0) this.#readStates.push(...this.#reads.ack(m.from, m.context, this.#voters))
-  }
-
-  #handleSnapshotResp (m: Extract<Message, { type: 'snapshot-resp' }>): void {
-    const pr = this.#progress.get(m.from)
-    if (pr === undefined) return
-    pr.recentActive = true
-    const t = pr.transfer
-    if (pr.state !== 'snapshot' || t === null || !t.awaiting || m.index !== t.snapshot.index) return
-    if (!m.success) {
-      if (m.offset !== t.offset) return // refusal of an older chunk
-      becomeSnapshot(pr, this.#log.snapshot) // restart from offset 0
-      this.#sendChunk(m.from, pr)
-      return
-    }
-    if (m.offset !== t.sentEnd) return // a duplicate answer
-    t.offset = t.sentEnd
-    t.awaiting = false
-    pr.stallTicks = 0
-    if (t.offset < t.snapshot.data.length) { this.#sendChunk(m.from, pr); return }
-    pr.match = Math.max(pr.match, t.snapshot.index)
-    becomeProbe(pr)
-    this.#sendAppend(m.from, false)
   }
 }

@@ -2,7 +2,8 @@
  * The Raft consensus core: pure and synchronous (see core.ts). The driver (../) feeds it ticks, messages
  * and proposals, and applies each `Ready` in order: persist, send, apply, advance.
  */
-export { RaftCore, type Proposed, type RaftStatus, type ProgressStatus } from './core.js'
+export { RaftCore } from './core.js'
+export type { Proposed, RaftStatus, ProgressStatus } from './status.js'
 export { RaftLog, EMPTY_SNAPSHOT, NO_DATA } from './log.js'
 export { applyConfChange, quorumSize, votersAfter } from './quorum.js'
 export { isValidMessage } from './validate.js'

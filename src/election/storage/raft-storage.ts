@@ -76,12 +76,15 @@ export class RaftStorage {
 
   /**
    * Append `entries` and then `hardState` (either may be empty/null) as one batch: one write, one
-   * fsync, then resolve. If entries[0].index ≤ the last stored index, the stored log from that index on
+   * fsync, then resolve. `sync: false` skips the fsync, for a hard state whose only change is the
+   * commit index (which a restarted node learns again from the leader, as etcd's MustSync rule has it);
+   * anything else must be synced. If entries[0].index ≤ the last stored index, the stored log from that index on
    * is replaced (a truncate record, Raft §5.3). Entries must be contiguous, start after the snapshot
    * and no later than lastIndex + 1, else `invalid-argument`; a record over 64 MiB is `too-large`.
    * Neither error writes anything.
    */
-  async append (hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  async append (hardState: HardState | null, entries: readonly Entry[], options: { readonly sync?: boolean } = {}): Promise<void> {
+    const sync = options.sync ?? true
     await this.serialized(async () => {
       if (entries.length > 0) {
         const problem = this.image.checkAppend(entries)
@@ -91,7 +94,7 @@ export class RaftStorage {
       const batch = frameBatch(appendRecords(this.image, hardState, entries))
       await this.failOnError('append to', this.segmentPath(), async () => {
         await writeAll(this.fh, batch, this.size)
-        await this.fh.sync()
+        if (sync) await this.fh.sync()
       })
       this.size += batch.length
       if (entries.length > 0) this.image.append(entries)

@@ -84,26 +84,23 @@ export function controlApi (agent: Agent): ApiHandler {
   const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId)
 
   /**
-   * Serve a cluster-scoped call here if this node can (`write`: the leader; read: any manager whose
-   * store has caught up), else forward it, retrying for up to 10 s while there is no reachable leader.
+   * Serve a cluster-scoped call here if this node is the leader, else forward it to the leader,
+   * retrying for up to 10 s while there is no reachable leader. `write` calls skip the read barrier.
    */
   const cluster = async (req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> => {
     const m = agent.requireMembership()
     const mgr = agent.manager
-    const caughtUp = mgr !== null && mgr.store.state.cluster !== null
-    if (caughtUp && (!write || mgr.isLeader)) {
-      // A read on the leader is linearizable (ReadIndex); a follower serves its own, possibly older, store.
-      if (!write && mgr.isLeader) await mgr.readBarrier()
+    // As SwarmKit's managers do, only the leader serves the cluster API: reads there are linearizable
+    // (ReadIndex), and a read through any node sees the writes acknowledged before it.
+    if (mgr !== null && mgr.isLeader && mgr.store.state.cluster !== null) {
+      if (!write) await mgr.readBarrier()
       return await local(mgr)
     }
     if (req.forwarded === true) return retryElsewhere('this manager is not the leader')
     const deadline = Date.now() + PROPOSAL_TIMEOUT_MS
     let last = 'no manager is reachable'
     for (;;) {
-      let target = mgr?.leaderId ?? m.leaderHint()
-      if ((target === null || target === m.nodeId) && !write) {
-        target = m.members().find(x => x.role === 'manager' && x.liveness === 'ready' && x.nodeId !== m.nodeId)?.nodeId ?? null
-      }
+      const target = mgr?.leaderId ?? m.leaderHint()
       if (target !== null && target !== m.nodeId) {
         try {
           const res = await forwardCall(m, target, req)

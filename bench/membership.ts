@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { callSocket, type AgentProcess } from '../test/support/agent-process.js'
 import { TestCluster } from '../test/support/cluster.js'
+import { AgentDiedError, UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
 
 const POLL_MS = 20
 /** Per-request timeout of one `GET /nodes`. */
@@ -44,11 +45,6 @@ interface BenchArgs {
   readonly reps: number
   readonly sizes: readonly number[]
 }
-
-class UsageError extends Error {}
-
-/** An agent process exited while the bench still needed it: no point in waiting for a deadline. */
-class AgentDiedError extends Error {}
 
 /** One node of `GET /nodes`, as far as the bench reads it. */
 interface NodeView {
@@ -78,24 +74,10 @@ interface SizeResult {
   readonly idle: IdleFigures | null
 }
 
-const progress = (s: string): void => { process.stderr.write(`${s}\n`) }
-
-function positiveInt (text: string | undefined, flag: string, max: number): number {
-  const v = Number(text)
-  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(v) || v < 1 || v > max) {
-    throw new UsageError(`${flag} needs a whole number from 1 to ${max}, got ${text === undefined ? 'nothing' : `"${text}"`}`)
-  }
-  return v
-}
-
 function parseArgs (argv: readonly string[]): BenchArgs {
   let reps = 5
   let sizes: number[] = [3, 5, 10]
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    const eq = arg.indexOf('=')
-    const flag = eq < 0 ? arg : arg.slice(0, eq)
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
+  for (const { flag, value, arg } of flagPairs(argv)) {
     if (flag === '--reps') {
       reps = positiveInt(value, '--reps', MAX_REPS)
     } else if (flag === '--sizes') {
@@ -107,38 +89,6 @@ function parseArgs (argv: readonly string[]): BenchArgs {
     }
   }
   return { reps, sizes }
-}
-
-function median (xs: readonly number[]): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-
-/**
- * Run `check` at a fixed rate of one per `intervalMs` until it returns true, and return the time
- * (performance.now()) at which that answer arrived. Errors from `check` count as "not yet", except
- * AgentDiedError, which is thrown at once. Throws after `timeoutMs`.
- */
-async function pollUntil (what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = POLL_MS): Promise<number> {
-  const start = performance.now()
-  const maxPolls = Math.ceil(timeoutMs / intervalMs) + 1
-  let lastErr: unknown
-  for (let i = 0; i < maxPolls; i++) {
-    try {
-      if (await check()) return performance.now()
-    } catch (err) {
-      if (err instanceof AgentDiedError) throw err
-      lastErr = err
-    }
-    const now = performance.now()
-    if (now - start >= timeoutMs) break
-    const next = start + (i + 1) * intervalMs
-    if (next > now) await sleep(next - now)
-  }
-  const why = lastErr === undefined ? '' : ` (last error: ${(lastErr as Error).message})`
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`)
 }
 
 /** One agent's `GET /nodes`; throws AgentDiedError if the process is gone. */
@@ -156,8 +106,8 @@ async function waitForConvergence (agents: readonly AgentProcess[]): Promise<num
   const n = agents.length
   return await pollUntil(`every agent to list ${n} ready nodes`, async () => {
     const lists = await Promise.all(agents.map(nodesOf))
-    return lists.every(l => l.length === n && l.every(x => x.state === 'ready'))
-  }, CONVERGENCE_TIMEOUT_MS)
+    return lists.every(l => l.length === n && l.every(x => x.state === 'ready')) ? performance.now() : undefined
+  }, CONVERGENCE_TIMEOUT_MS, POLL_MS)
 }
 
 /** SIGKILL the last agent and return the ms until every other agent lists it as down. */
@@ -171,8 +121,8 @@ async function measureDetection (agents: readonly AgentProcess[]): Promise<numbe
   await victim.kill('SIGKILL')
   const seenAt = await pollUntil(`every agent to list ${victim.hostname} as down`, async () => {
     const lists = await Promise.all(others.map(nodesOf))
-    return lists.every(l => l.some(x => x.ID === victimId && x.state === 'down'))
-  }, DETECTION_TIMEOUT_MS)
+    return lists.every(l => l.some(x => x.ID === victimId && x.state === 'down')) ? performance.now() : undefined
+  }, DETECTION_TIMEOUT_MS, POLL_MS)
   return seenAt - killedAt
 }
 
@@ -212,7 +162,7 @@ async function measureIdle (agents: readonly AgentProcess[]): Promise<IdleFigure
   }
 }
 
-async function runRepetition (n: number, rep: number, withIdle: boolean, live: { cluster: TestCluster | null }): Promise<RepResult> {
+async function runRepetition (n: number, rep: number, withIdle: boolean, live: Live): Promise<RepResult> {
   const startedAt = performance.now()
   const cluster = await TestCluster.start({ size: n, hostnamePrefix: `bench${n}`, logLevel: 'info' })
   live.cluster = cluster
@@ -278,25 +228,7 @@ function printSummary (args: BenchArgs, results: readonly SizeResult[]): void {
   process.stdout.write(lines.join('\n') + '\n')
 }
 
-async function main (): Promise<number> {
-  let args: BenchArgs
-  try {
-    args = parseArgs(process.argv.slice(2))
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    progress(`membership bench: ${err.message}`)
-    return 2
-  }
-  const live: { cluster: TestCluster | null } = { cluster: null }
-  const onSignal = (signal: NodeJS.Signals): void => {
-    progress(`${signal}: stopping the agents`)
-    const exit = (): void => { process.exit(signal === 'SIGINT' ? 130 : 143) }
-    const stopping = live.cluster === null ? Promise.resolve() : live.cluster.stop()
-    stopping.then(exit, (err: unknown) => { progress(`could not stop the agents: ${(err as Error).message}`); exit() })
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-
+runBench('membership', parseArgs, async (args: BenchArgs, live: Live) => {
   const results: SizeResult[] = []
   for (const n of args.sizes) {
     const reps: RepResult[] = []
@@ -320,10 +252,4 @@ async function main (): Promise<number> {
     })
   }
   printSummary(args, results)
-  return 0
-}
-
-main().then(code => { process.exitCode = code }, (err: unknown) => {
-  progress(`membership bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-  process.exitCode = 1
 })

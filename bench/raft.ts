@@ -8,10 +8,9 @@
  *     nodes ready, all agree on one leader, and every manager serves the same swarm Version.Index;
  *   - write latency through a follower's socket (a manager that is not the leader): W sequential
  *     `POST /nodes/{id}/update?version=N` on the follower's own node, each setting the label
- *     bench=<i>; only the POST is timed. N is read before each with `GET /nodes/{id}` on the same socket;
- *     a follower serves reads from its own store, which may not have applied the previous write yet,
- *     so the read is repeated (untimed, counted as "stale reads") until the version has moved past the
- *     one the previous write was made against;
+ *     bench=<i>; only the POST is timed. N is read before each with `GET /nodes/{id}` on the same socket
+ *     (forwarded to the leader, so it sees the previous write; a read that does not is repeated, untimed,
+ *     and counted as a "stale read" — there should be none);
  *   - write throughput through the same follower's socket: min(4, M+1) concurrent writers for 5 s, each
  *     owning one node and doing GET-version then POST in a loop; successful POSTs per second overall.
  * Polls run every 20 ms under a deadline; every loop is bounded by a count and a time.
@@ -25,6 +24,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { callSocket, type AgentProcess, type ApiResult } from '../test/support/agent-process.js'
 import { TestCluster } from '../test/support/cluster.js'
+import { AgentDiedError, UsageError, flagPairs, median, percentile, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
 
 const POLL_MS = 20
 /** Per-request timeout of a read the bench polls with (`GET /nodes`, `GET /swarm`). */
@@ -63,10 +63,6 @@ interface BenchArgs {
   readonly writes: number
 }
 
-class UsageError extends Error {}
-
-/** An agent process exited while the bench still needed it: no point in waiting for a deadline. */
-class AgentDiedError extends Error {}
 
 /** One node of `GET /nodes`, as far as the bench reads it. */
 interface NodeView {
@@ -74,6 +70,8 @@ interface NodeView {
   readonly hostname: string
   readonly state: string
   readonly leader: boolean
+  /** Managers only: reachable, unreachable, or unknown while not yet a Raft voter. */
+  readonly reachability: string | null
 }
 
 interface FailoverResult {
@@ -106,25 +104,11 @@ interface ManagersResult {
   readonly throughput: ThroughputResult
 }
 
-const progress = (s: string): void => { process.stderr.write(`${s}\n`) }
-
-function positiveInt (text: string | undefined, flag: string, max: number, min = 1): number {
-  const v = Number(text)
-  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new UsageError(`${flag} needs a whole number from ${min} to ${max}, got ${text === undefined ? 'nothing' : `"${text}"`}`)
-  }
-  return v
-}
-
 function parseArgs (argv: readonly string[]): BenchArgs {
   let managers: number[] = [3, 5]
   let reps = 10
   let writes = 300
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    const eq = arg.indexOf('=')
-    const flag = eq < 0 ? arg : arg.slice(0, eq)
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
+  for (const { flag, value, arg } of flagPairs(argv)) {
     if (flag === '--managers') {
       // The leader is killed: the managers left must still be a majority, so at least 3.
       managers = (value ?? '').split(',').map(s => positiveInt(s.trim(), '--managers (each)', MAX_MANAGERS, 3))
@@ -137,46 +121,6 @@ function parseArgs (argv: readonly string[]): BenchArgs {
     }
   }
   return { managers, reps, writes }
-}
-
-function median (xs: readonly number[]): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-
-/** Nearest-rank percentile `p` (0 < p ≤ 100). */
-function percentile (xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length, Math.max(1, Math.ceil(p / 100 * s.length))) - 1]!
-}
-
-/**
- * Run `check` at a fixed rate of one per `intervalMs` until it returns a value other than undefined,
- * and return it. Errors from `check` count as "not yet", except AgentDiedError, which is thrown at once.
- * Throws after `timeoutMs`.
- */
-async function pollUntil<T> (what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = POLL_MS): Promise<T> {
-  const start = performance.now()
-  const maxPolls = Math.ceil(timeoutMs / intervalMs) + 1
-  let lastErr: unknown
-  for (let i = 0; i < maxPolls; i++) {
-    try {
-      const v = await check()
-      if (v !== undefined) return v
-    } catch (err) {
-      if (err instanceof AgentDiedError) throw err
-      lastErr = err
-    }
-    const now = performance.now()
-    if (now - start >= timeoutMs) break
-    const next = start + (i + 1) * intervalMs
-    if (next > now) await sleep(next - now)
-  }
-  const why = lastErr === undefined ? '' : ` (last error: ${(lastErr as Error).message})`
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`)
 }
 
 /** One call on an agent's socket; throws AgentDiedError if the process is gone. */
@@ -196,20 +140,26 @@ async function nodesOf (a: AgentProcess): Promise<NodeView[]> {
   const r = await call(a, 'GET', '/nodes')
   if (r.status !== 200 || !Array.isArray(r.body)) throw new Error(`${a.hostname}: GET /nodes answered ${describe(r)}`)
   return (r.body as unknown[]).map(raw => {
-    const n = raw as { ID?: unknown, Description?: { Hostname?: unknown }, Status?: { State?: unknown }, ManagerStatus?: { Leader?: unknown } }
-    return { ID: String(n.ID), hostname: String(n.Description?.Hostname), state: String(n.Status?.State), leader: n.ManagerStatus?.Leader === true }
+    const n = raw as { ID?: unknown, Description?: { Hostname?: unknown }, Status?: { State?: unknown }, ManagerStatus?: { Leader?: unknown, Reachability?: unknown } }
+    return {
+      ID: String(n.ID),
+      hostname: String(n.Description?.Hostname),
+      state: String(n.Status?.State),
+      leader: n.ManagerStatus?.Leader === true,
+      reachability: n.ManagerStatus === undefined ? null : String(n.ManagerStatus.Reachability)
+    }
   })
 }
 
 /**
- * Wait until every agent lists `count` nodes, all ready, with one and the same leader, and every
- * manager serves the same swarm Version.Index from its store (a restarted one has caught up).
+ * Wait until every agent lists `count` nodes, all ready, with one and the same leader, every manager
+ * reachable (a Raft voter that answers), and every manager serves the same swarm Version.Index.
  * Returns the leader's hostname.
  */
 async function waitForAgreement (agents: readonly AgentProcess[], managers: readonly AgentProcess[], count: number): Promise<string> {
   return await pollUntil(`every agent to list ${count} ready nodes and agree on one leader`, async () => {
     const lists = await Promise.all(agents.map(nodesOf))
-    if (!lists.every(l => l.length === count && l.every(x => x.state === 'ready'))) return undefined
+    if (!lists.every(l => l.length === count && l.every(x => x.state === 'ready' && (x.reachability === null || x.reachability === 'reachable')))) return undefined
     const leaders = lists.map(l => l.filter(x => x.leader).map(x => x.hostname))
     const first = leaders[0]?.[0]
     if (first === undefined || !leaders.every(l => l.length === 1 && l[0] === first)) return undefined
@@ -218,7 +168,7 @@ async function waitForAgreement (agents: readonly AgentProcess[], managers: read
       return r.status === 200 ? Number((r.body as { Version?: { Index?: unknown } }).Version?.Index) : NaN
     }))
     return versions.every(v => Number.isFinite(v) && v === versions[0]) ? first : undefined
-  }, AGREEMENT_TIMEOUT_MS)
+  }, AGREEMENT_TIMEOUT_MS, POLL_MS)
 }
 
 /** A write through `agent`'s socket: rotate the worker token (read the version, then update). */
@@ -345,7 +295,7 @@ async function measureThroughput (follower: AgentProcess, ids: readonly string[]
   return { writers: ids.length, ok, conflicts, failures, seconds: (performance.now() - start) / 1000 }
 }
 
-async function runManagers (m: number, args: BenchArgs, live: { cluster: TestCluster | null }): Promise<ManagersResult> {
+async function runManagers (m: number, args: BenchArgs, live: Live): Promise<ManagersResult> {
   const size = m + 1
   const cluster = await TestCluster.start({ size, managers: m, hostnamePrefix: `raft${m}`, logLevel: 'info' })
   live.cluster = cluster
@@ -450,35 +400,11 @@ function printSummary (args: BenchArgs, results: readonly ManagersResult[]): voi
   process.stdout.write(lines.join('\n') + '\n')
 }
 
-async function main (): Promise<number> {
-  let args: BenchArgs
-  try {
-    args = parseArgs(process.argv.slice(2))
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    progress(`raft bench: ${err.message}`)
-    return 2
-  }
-  const live: { cluster: TestCluster | null } = { cluster: null }
-  const onSignal = (signal: NodeJS.Signals): void => {
-    progress(`${signal}: stopping the agents`)
-    const exit = (): void => { process.exit(signal === 'SIGINT' ? 130 : 143) }
-    const stopping = live.cluster === null ? Promise.resolve() : live.cluster.stop()
-    stopping.then(exit, (err: unknown) => { progress(`could not stop the agents: ${(err as Error).message}`); exit() })
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-
+runBench('raft', parseArgs, async (args: BenchArgs, live: Live) => {
   const results: ManagersResult[] = []
   for (const m of args.managers) {
     progress(`M=${m}: starting ${m} managers + 1 worker`)
     results.push(await runManagers(m, args, live))
   }
   printSummary(args, results)
-  return 0
-}
-
-main().then(code => { process.exitCode = code }, (err: unknown) => {
-  progress(`raft bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-  process.exitCode = 1
 })

@@ -132,6 +132,18 @@ export class Manager {
     return this.raft.status().voters
   }
 
+  /** Resolve true once this manager is a Raft voter (it has the entry that added it), false after `timeoutMs`. */
+  async waitUntilVoter (timeoutMs: number): Promise<boolean> {
+    const self = this.deps.membership.nodeId
+    const deadline = this.deps.now() + timeoutMs
+    // The voter set changes when a conf entry is appended, which no event announces: look every 50 ms.
+    while (!this.voters().includes(self)) {
+      if (this.deps.now() > deadline) return false
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return true
+  }
+
   /**
    * Propose on this node, which must be the leader; waits (bounded, 10 s) for a leader to exist when
    * there is none yet, as during `swarm init` or an election.

@@ -31,6 +31,8 @@ export class Reconciler {
     this.timer.unref()
     this.store.watch(() => { this.run() })
     this.raft.onSoftState(() => { this.run() })
+    // A new manager becomes a voter as soon as its first heartbeat shows it up with its certificate.
+    this.membership.onEvent(() => { this.run() })
   }
 
   stop (): void {

@@ -15,7 +15,9 @@ import { normalizeSwarmSpec } from './control/schemas.js'
 /** How often the engine is asked to describe the node (its state rides every heartbeat). */
 const ENGINE_REFRESH_MS = 10_000
 /** How often a node asks the leader about itself: role changes, removal, removed peers. */
-const SESSION_POLL_MS = 2000
+const SESSION_POLL_MS = 3000
+/** How long a manager's join waits to become a Raft voter before it returns anyway. */
+const JOIN_VOTER_TIMEOUT_MS = 20_000
 
 /**
  * The agent's lifecycle, as dockerd's swarm state (LocalNodeState):
@@ -227,6 +229,12 @@ export class Agent {
       }
       return membership
     })
+    // As Docker's join does, a manager's join returns once it is a Raft voter: until then, losing
+    // another manager could cost the cluster its quorum.
+    const mgr = this.managerRole
+    if (mgr !== null && !(await mgr.waitUntilVoter(JOIN_VOTER_TIMEOUT_MS))) {
+      this.log.warn('joined, but not yet a Raft voter; the leader adds it once it hears this node', { waitedMs: JOIN_VOTER_TIMEOUT_MS })
+    }
     this.log.info('joined swarm', { cluster: m.clusterId, node: m.nodeId, role: m.role })
     return m.nodeId
   }

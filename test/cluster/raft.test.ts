@@ -38,6 +38,9 @@ describe('managers elect a leader (3 managers + 1 worker)', () => {
       const seen = await Promise.all(cluster.agents.map(leaderSeenBy))
       return seen.every(s => s !== undefined && s === seen[0]) ? seen[0] : undefined
     }, 20_000)
+    // Managers that joined at the same moment become voters one after another.
+    await waitFor('all three managers to be voters', async () =>
+      ((await worker().api('GET', '/nodes')).body as any[]).filter(n => n.ManagerStatus?.Reachability === 'reachable').length === 3, 20_000)
     const nodes = (await worker().api('GET', '/nodes')).body as any[]
     const ms = nodes.filter(n => n.Spec.Role === 'manager')
     expect(ms).toHaveLength(3)

@@ -81,7 +81,7 @@ function retryElsewhere (message: string): ApiResponse {
 /** The control socket's API: Docker's swarm, node and system endpoints, served from `agent`. */
 export function controlApi (agent: Agent): ApiHandler {
   const liveness = (id: string): Member | undefined => agent.membership?.member(id)
-  const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId)
+  const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId, new Set(mgr.voters()))
 
   /**
    * Serve a cluster-scoped call here if this node is the leader, else forward it to the leader,

@@ -19,7 +19,7 @@ function goArch (nodeArch: string): string {
 }
 
 /** A node as Docker's `Node` object (GET /nodes): the store's record, with liveness and description from gossip. */
-export function nodeJson (node: NodeObject, member: Member | undefined, leaderId: string | null): Record<string, unknown> {
+export function nodeJson (node: NodeObject, member: Member | undefined, leaderId: string | null, voters: ReadonlySet<string>): Record<string, unknown> {
   const d = member?.description ?? null
   const engine = d?.engine
   const addr = member === undefined ? null : fromMultiaddr(member.addrs[0] ?? '')
@@ -48,7 +48,8 @@ export function nodeJson (node: NodeObject, member: Member | undefined, leaderId
   if (node.spec.role === 'manager') {
     json.ManagerStatus = {
       Leader: node.id === leaderId,
-      Reachability: state === 'ready' ? 'reachable' : 'unreachable',
+      // 'unknown' while the leader has not yet made it a Raft voter (a manager that just joined).
+      Reachability: !voters.has(node.id) ? 'unknown' : state === 'ready' ? 'reachable' : 'unreachable',
       Addr: addr === null ? '' : `${addr.ip}:${addr.port}`
     }
   }

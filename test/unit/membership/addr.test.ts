@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { FlotillaError } from '../../../src/membership/errors.js'
 import { DEFAULT_PORT, formatHostPort, fromMultiaddr, isUnspecified, parseHostPort, toMultiaddr, type HostPort } from '../../../src/membership/addr.js'
-
-function catchError (fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
+import { catchError } from '../../support/errors.js'
 
 describe('parseHostPort', () => {
   it.each<[string, HostPort]>([

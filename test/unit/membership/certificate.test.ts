@@ -5,15 +5,7 @@ import { newObjectId } from '../../../src/membership/ids.js'
 import {
   MAX_CERTIFICATE_BYTES, certificateClaims, generateRootKeyPair, issueCertificate, verifyCertificate, type CertificateClaims
 } from '../../../src/membership/certificate.js'
-
-function catchError (fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
+import { catchError } from '../../support/errors.js'
 
 function expectUnauthenticated (fn: () => unknown): FlotillaError {
   const err = catchError(fn)

@@ -6,15 +6,7 @@ import { generateRootKeyPair, issueCertificate, type CertificateClaims } from '.
 import {
   MAX_HEARTBEAT_BYTES, authenticateHeartbeat, decodeHeartbeat, encodeHeartbeat, type ClusterTrust, type Heartbeat
 } from '../../../src/membership/heartbeat.js'
-
-function catchError (fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
+import { catchError } from '../../support/errors.js'
 
 function expectCode (fn: () => unknown, codes: readonly string[]): FlotillaError {
   const err = catchError(fn)

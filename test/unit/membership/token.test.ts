@@ -2,17 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { FlotillaError } from '../../../src/membership/errors.js'
 import { generateRootKeyPair } from '../../../src/membership/certificate.js'
 import { TOKEN_PREFIX, formatToken, newTokenSecret, parseToken, roleForSecret, rootKeyDigest } from '../../../src/membership/token.js'
+import { catchError } from '../../support/errors.js'
 
 const TOKEN_SHAPE = /^FLTKN-1-[0-9a-z]{50}-[0-9a-z]{25}$/
-
-function catchError (fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
 
 describe('formatToken / parseToken', () => {
   it('formats FLTKN-1-<50 base36 digest>-<25 base36 secret>', () => {

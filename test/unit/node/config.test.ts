@@ -3,20 +3,12 @@ import { describe, expect, it } from 'vitest'
 import { FlotillaError } from '../../../src/membership/errors.js'
 import { DEFAULT_TIMING } from '../../../src/membership/membership.js'
 import { resolveAgentConfig, type AgentInit, type Environment } from '../../../src/node/config.js'
+import { catchError } from '../../support/errors.js'
 
 const TOKEN = `FLTKN-1-${'a'.repeat(50)}-${'b'.repeat(25)}`
 
 function env (patch: Partial<Environment> = {}): Environment {
   return { isRoot: false, home: '/home/ada', xdgRuntimeDir: undefined, dockerHost: undefined, ...patch }
-}
-
-function catchError (fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
 }
 
 function expectInvalid (init: AgentInit, e: Environment = env()): FlotillaError {

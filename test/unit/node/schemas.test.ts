@@ -3,17 +3,7 @@ import { FlotillaError } from '../../../src/membership/errors.js'
 import {
   SwarmInitSchema, SwarmJoinSchema, SwarmSpecSchema, normalizeSwarmSpec, parseBody, parseFilters
 } from '../../../src/node/control/schemas.js'
-
-function catchError (fn: () => unknown): unknown {
-  let returned: unknown
-  try {
-    returned = fn()
-  } catch (err) {
-    return err
-  }
-  const shown = returned instanceof Map ? Object.fromEntries(returned) : returned
-  throw new Error(`expected a throw, got ${JSON.stringify(shown)}`)
-}
+import { catchError } from '../../support/errors.js'
 
 function expectInvalid (fn: () => unknown): FlotillaError {
   const err = catchError(fn)

@@ -187,6 +187,15 @@ export class P2PHost {
     })
   }
 
+  /** `fn` runs when a peer starts subscribing to `topic` (e.g. a member that just connected). */
+  onSubscribed (topic: string, fn: (peerId: string) => void): void {
+    this.node.services.pubsub.addEventListener('subscription-change', ev => {
+      for (const sub of ev.detail.subscriptions) {
+        if (sub.topic === topic && sub.subscribe) fn(ev.detail.peerId.toString())
+      }
+    })
+  }
+
   onMessage (topic: string, fn: (from: string, data: Uint8Array) => void): void {
     this.node.services.pubsub.addEventListener('message', ev => {
       const msg = ev.detail

@@ -28,6 +28,11 @@ export class TestCluster {
     return agent
   }
 
+  /** A cluster with no agent yet (add them with `addAgent`). */
+  static empty (prefix: string): TestCluster {
+    return new TestCluster(prefix)
+  }
+
   /** Start `size` agents: the first with --init, the rest with --join through the first, concurrently. */
   static async start (opts: ClusterOptions): Promise<TestCluster> {
     const prefix = opts.hostnamePrefix ?? 'node'

@@ -14,7 +14,8 @@ export type { FrameStream } from './frame-stream.js'
 export { loadOrCreateNodeKey, loadMembershipState, clearMembership, type MembershipState } from './membership-state.js'
 export {
   Membership, DEFAULT_TIMING, type MembershipDeps, type MembershipTiming, type NodeAddresses, type MembershipIdentity,
-  type ClusterAuthority, type PeerIdentity
+  type ClusterAuthority
 } from './membership.js'
+export type { PeerIdentity } from './member-streams.js'
 export { isRecord, isBytes, encode, decode } from './codec.js'
 export { writeFileDurable } from './durable-file.js'

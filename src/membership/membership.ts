@@ -7,9 +7,9 @@ import { clearMembership, saveMembershipState, type MembershipState } from './me
 import { serveJoin, requestJoin, type AdmitResult, type JoinGrant, type JoinRequest } from './join-protocol.js'
 import { parseToken } from './token.js'
 import { FlotillaError, asFlotillaError } from './errors.js'
-import { isBytes, isRecord } from './codec.js'
 import { formatHostPort, toMultiaddr, fromMultiaddr, type HostPort } from './addr.js'
 import type { FrameStream } from './frame-stream.js'
+import { dialMember, serveMembers, type MemberStreamContext, type PeerIdentity } from './member-streams.js'
 import type { Logger } from './logger.js'
 
 /** Periods of the gossip membership, in milliseconds. */
@@ -67,16 +67,9 @@ export interface MembershipStats {
   rejectedHeartbeats: number
 }
 
-/** A member reached over a member-only protocol: who it is, as its certificate says. */
-export interface PeerIdentity {
-  readonly peerId: string
-  readonly claims: CertificateClaims
-}
-
 const TICK_MS = 100
 const RECONNECT_MS = 500
 const SAVE_DEBOUNCE_MS = 1000
-const HANDSHAKE_FRAME_BYTES = 4096
 /** Delay of the heartbeat sent when a peer subscribes, so that a burst of new peers shares one. */
 const EAGER_HEARTBEAT_MS = 50
 /** How long a removed node may still connect (to hear, on its session poll, that it was removed). */
@@ -451,37 +444,10 @@ export class Membership {
     this.log.info('certificate reissued', { role: claims.role })
   }
 
-  /**
-   * Serve a member-only protocol: the dialer's first frame is its certificate, which must verify
-   * under this cluster's root, bind the noise-authenticated peer, not be revoked (unless `allowRevoked`:
-   * the session protocol, on which a removed node learns that it was), and pass `authorize` (which
-   * returns a refusal reason, or null). Then `handler` owns the stream.
-   */
+  /** Serve a member-only protocol (see member-streams.ts): the dialer's certificate is checked first. */
   async serveMembers (protocol: string, init: StreamHandlerInit & { readonly allowRevoked?: boolean }, authorize: (peer: PeerIdentity) => string | null,
     handler: (stream: FrameStream, peer: PeerIdentity, signal: AbortSignal) => Promise<void>): Promise<void> {
-    await this.host.handle(protocol, init, async (stream, remotePeer, signal) => {
-      const hello = await stream.read(signal)
-      let refusal: string | null = null
-      let claims: CertificateClaims | null = null
-      if (!isRecord(hello) || hello.t !== 'hello' || !isBytes(hello.cert)) refusal = 'expected a hello with a certificate'
-      else {
-        try {
-          claims = verifyCertificate(hello.cert, this.state.rootPublicKeyDer, this.state.clusterId)
-          if (claims.peerId !== remotePeer) refusal = 'certificate bound to another peer'
-          else if (this.revoked.has(claims.nodeId) && init.allowRevoked !== true) refusal = `node ${claims.nodeId} was removed from the cluster`
-          else refusal = authorize({ peerId: remotePeer, claims })
-        } catch (err) {
-          refusal = (err as Error).message
-        }
-      }
-      if (refusal !== null || claims === null) {
-        this.log.debug('refused member stream', { protocol, peer: remotePeer, reason: refusal })
-        await stream.write({ t: 'refused', message: refusal ?? 'refused' }, signal)
-        return
-      }
-      await stream.write({ t: 'ok' }, signal)
-      await handler(stream, { peerId: remotePeer, claims }, signal)
-    })
+    await serveMembers(this.streamContext(), protocol, init, authorize, handler)
   }
 
   /** Stop serving a member-only protocol (a manager that stops being one). */
@@ -489,35 +455,20 @@ export class Membership {
     await this.host.unhandle(protocol)
   }
 
-  /**
-   * Open a member-only protocol to node `nodeId` (its address from gossip). The certificate goes out
-   * first and the caller may write at once, without waiting for the answer (one round trip saved on
-   * every forwarded call); the first `read` then consumes the answer and throws if it was a refusal.
-   */
+  /** Open a member-only protocol to node `nodeId` (see member-streams.ts). */
   async dialMember (nodeId: string, protocol: string, maxFrameBytes: number, signal: AbortSignal): Promise<FrameStream> {
-    const m = this.table.get(nodeId)
-    if (m === undefined || m.addrs.length === 0) throw new FlotillaError('unavailable', `no address known for node ${nodeId}`, { retryable: true })
-    const { stream } = await this.host.openStream(`${m.addrs[0]!}/p2p/${m.peerId}`, protocol, Math.max(maxFrameBytes, HANDSHAKE_FRAME_BYTES), signal)
-    try {
-      await stream.write({ t: 'hello', cert: this.state.certificate }, signal)
-    } catch (err) {
-      stream.abort(err as Error)
-      throw err
-    }
-    let answered = false
+    return await dialMember(this.streamContext(), nodeId, protocol, maxFrameBytes, signal)
+  }
+
+  private streamContext (): MemberStreamContext {
     return {
-      ...stream,
-      read: async (readSignal) => {
-        if (!answered) {
-          const res = await stream.read(readSignal)
-          if (!isRecord(res) || res.t !== 'ok') {
-            const reason = isRecord(res) && typeof res.message === 'string' ? res.message : 'no reason'
-            throw new FlotillaError('unauthenticated', `node ${nodeId} refused ${protocol}: ${reason}`)
-          }
-          answered = true
-        }
-        return await stream.read(readSignal)
-      }
+      host: this.host,
+      certificate: this.state.certificate,
+      clusterId: this.state.clusterId,
+      rootPublicKeyDer: this.state.rootPublicKeyDer,
+      isRevoked: nodeId => this.revoked.has(nodeId),
+      member: nodeId => this.table.get(nodeId),
+      log: this.log
     }
   }
 

@@ -387,5 +387,6 @@ export class Agent {
     this.managerRole = null
     if (mgr !== null) await mgr.stop()
     if (m !== null) await m.stop()
+    await this.deps.executor.close()
   }
 }

@@ -1,5 +1,6 @@
-/** The tasks layer: the executor now; orchestrator, scheduler, allocator and dispatcher come with services. */
-export type { Executor } from './executor/types.js'
-export { DockerExecutor, dockerOptions } from './executor/docker/docker-executor.js'
-export { hostDescription, dockerArch } from './executor/host-description.js'
+/**
+ * The tasks layer: the executor (the node's engine, task controllers) and the scheduler; the
+ * orchestrator, allocator and dispatcher come with services.
+ */
+export * from './executor/index.js'
 export * from './scheduler/index.js'

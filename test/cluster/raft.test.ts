@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { TestCluster } from '../support/cluster.js'
 import { waitFor, type AgentProcess } from '../support/agent-process.js'
 
@@ -34,6 +34,7 @@ describe('managers elect a leader (3 managers + 1 worker)', () => {
   const managers = (): AgentProcess[] => ['raft-1', 'raft-2', 'raft-3'].map(n => byName.get(n)!)
 
   it('lists one leader and two reachable managers on every node, the worker included', async () => {
+    onTestFailed(() => { console.log(cluster.logs()) })
     const leader = await waitFor('every node to agree on one leader', async () => {
       const seen = await Promise.all(cluster.agents.map(leaderSeenBy))
       return seen.every(s => s !== undefined && s === seen[0]) ? seen[0] : undefined
@@ -46,14 +47,18 @@ describe('managers elect a leader (3 managers + 1 worker)', () => {
     expect(ms).toHaveLength(3)
     expect(ms.filter(n => n.ManagerStatus.Reachability === 'reachable')).toHaveLength(3)
     expect(ms.find(n => n.ManagerStatus.Leader).Description.Hostname).toBe(leader)
-    const info = (await worker().api('GET', '/info')).body
+    // A worker's /info comes from its own gossip table, which may be a heartbeat behind the leader.
+    const info = await waitFor('the worker to know the three managers', async () => {
+      const body = (await worker().api('GET', '/info')).body
+      return body.Swarm.RemoteManagers?.length === 3 ? body : undefined
+    })
     expect(info.Swarm.ControlAvailable).toBe(false)
-    expect(info.Swarm.RemoteManagers).toHaveLength(3)
     const ls = await worker().cli(['node', 'ls'])
     expect(ls.stdout).toMatch(new RegExp(`${leader}\\s+Ready\\s+Active\\s+Leader`))
   })
 
   it('takes a write through the worker\'s socket, and after SIGKILL of the leader elects another and takes writes again', async () => {
+    onTestFailed(() => { console.log(cluster.logs()) })
     const before = await rotateThrough(worker())
     expect(before.status, JSON.stringify(before.body)).toBe(200)
     const oldLeader = (await leaderSeenBy(worker()))!

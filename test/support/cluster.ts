@@ -66,9 +66,12 @@ export class TestCluster {
     }, timeoutMs)
   }
 
-  /** Dump every agent's log (for a failing test). */
+  /** Every agent's log for a failing test: the last 300 lines each, without the per-request debug lines. */
   logs (): string {
-    return this.agents.map(a => `===== ${a.hostname} =====\n${a.logs}`).join('\n')
+    return this.agents.map(a => {
+      const lines = a.logs.split('\n').filter(l => !l.includes('DEBUG [control] request'))
+      return `===== ${a.hostname} =====\n${lines.slice(-300).join('\n')}`
+    }).join('\n')
   }
 
   async stop (): Promise<void> {

@@ -48,7 +48,9 @@ export class Replicator {
   sync (voters: readonly RaftId[], self: RaftId): void {
     for (const id of [...this.#progress.keys()]) if (!voters.includes(id)) this.#progress.delete(id)
     for (const v of voters) {
-      if (v !== self && !this.#progress.has(v)) this.#progress.set(v, newProgress(this.#host.log.lastIndex() + 1))
+      // A new voter counts as recently active (as etcd does): CheckQuorum gives it a whole election
+      // timeout to answer before it can cost the leader its quorum.
+      if (v !== self && !this.#progress.has(v)) this.#progress.set(v, { ...newProgress(this.#host.log.lastIndex() + 1), recentActive: true })
     }
   }
 

@@ -89,18 +89,26 @@ export function controlApi (agent: Agent): ApiHandler {
    */
   const cluster = async (req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> => {
     const m = agent.requireMembership()
-    const mgr = agent.manager
     // As SwarmKit's managers do, only the leader serves the cluster API: reads there are linearizable
     // (ReadIndex), and a read through any node sees the writes acknowledged before it.
-    if (mgr !== null && mgr.isLeader && mgr.store.state.cluster !== null) {
+    const leaderHere = (): Manager | null => {
+      const mgr = agent.manager
+      return mgr !== null && mgr.isLeader && mgr.store.state.cluster !== null ? mgr : null
+    }
+    const serve = async (mgr: Manager): Promise<ApiResponse> => {
       if (!write) await mgr.readBarrier()
       return await local(mgr)
     }
+    const here = leaderHere()
+    if (here !== null) return await serve(here)
     if (req.forwarded === true) return retryElsewhere('this manager is not the leader')
     const deadline = Date.now() + PROPOSAL_TIMEOUT_MS
     let last = 'no manager is reachable'
     for (;;) {
-      const target = mgr?.leaderId ?? m.leaderHint()
+      // This node may itself win the election while the call waits.
+      const became = leaderHere()
+      if (became !== null) return await serve(became)
+      const target = agent.manager?.leaderId ?? m.leaderHint()
       if (target !== null && target !== m.nodeId) {
         try {
           const res = await forwardCall(m, target, req)

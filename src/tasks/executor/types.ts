@@ -1,12 +1,159 @@
 import type { NodeDescription } from '../../membership/index.js'
 
 /**
- * The container runtime behind one node, as the rest of flotilla sees it. Only the Docker executor
- * (executor/docker) touches dockerode. Task controllers (prepare, start, wait, shutdown, remove) join
- * this interface with the services work.
+ * Swarm's task states, in order (SwarmKit api/types.proto TaskState). A task's observed state only moves
+ * forward through this list; every state from 'complete' on is terminal. The manager writes new, pending
+ * and assigned (and orphaned, for a node that went down); the executor writes the rest (task-step.ts).
+ */
+export const TASK_STATES = [
+  'new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running',
+  'complete', 'shutdown', 'failed', 'rejected', 'orphaned'
+] as const
+export type TaskState = typeof TASK_STATES[number]
+
+/** What the orchestrator wants of a task; the executor only ever sees these two (Swarm's 'remove' comes later). */
+export type DesiredState = 'running' | 'shutdown'
+
+/** A call on a task's controller. */
+export type ControllerCall = 'prepare' | 'start' | 'wait' | 'shutdown' | 'remove'
+/** What the driver does next for a task: one controller call, or nothing. */
+export type ControllerAction = ControllerCall | 'none'
+
+/**
+ * How a controller call ended, as the driver hands it to `taskStep`. `exitCode` is set by a successful
+ * 'wait' (the container exited with it). An error is `retryable` when the same call may succeed later
+ * (the engine did not answer, a wait was interrupted); `message` is the engine's own text where it has one.
+ */
+export type ControllerResult =
+  | { readonly action: ControllerCall, readonly ok: true, readonly exitCode?: number, readonly message?: string }
+  | { readonly action: ControllerCall, readonly ok: false, readonly message: string, readonly retryable: boolean }
+
+/** How `taskStep` classifies a failed call (SwarmKit agent/exec.Do's `fatal`). */
+export type ErrorClass = 'retry' | 'rejected' | 'failed'
+
+/** Swarm's ContainerSpec, the part this executor runs. Field names and units as in Docker's API. */
+export interface ContainerSpec {
+  readonly Image: string
+  /** Replaces the image's entrypoint when non-empty (SwarmKit maps Command → Entrypoint). */
+  readonly Command?: readonly string[]
+  /** The container's Cmd (SwarmKit maps Args → Cmd). */
+  readonly Args?: readonly string[]
+  /** `KEY=value` entries. */
+  readonly Env?: readonly string[]
+  /** User labels; the swarm labels (com.docker.swarm.*) win over same-named ones. */
+  readonly Labels?: Readonly<Record<string, string>>
+  readonly Dir?: string
+  readonly User?: string
+  readonly Hostname?: string
+  /** Signal that `shutdown` sends first, e.g. 'SIGTERM' (the image's or the engine's default when unset). */
+  readonly StopSignal?: string
+  /** Nanoseconds between the stop signal and SIGKILL; the engine rounds up to whole seconds (default 10 s). */
+  readonly StopGracePeriod?: number
+}
+
+/** Swarm's ResourceRequirements: NanoCPUs (1e9 = one CPU) and bytes. */
+export interface TaskResources {
+  readonly Limits?: { readonly NanoCPUs?: number, readonly MemoryBytes?: number }
+  readonly Reservations?: { readonly NanoCPUs?: number, readonly MemoryBytes?: number }
+}
+
+/** A port published in host mode: the engine binds PublishedPort on the node (0: any free port) to TargetPort. */
+export interface HostPort {
+  readonly TargetPort: number
+  readonly PublishedPort: number
+  readonly Protocol?: 'tcp' | 'udp' | 'sctp'
+}
+
+/** One task as the manager assigned it to this node: what a controller needs and nothing else. */
+export interface TaskDescription {
+  readonly taskId: string
+  readonly serviceId: string
+  readonly serviceName: string
+  /** The replica's slot (from 1); null for a global service's task, whose name then carries the node ID. */
+  readonly slot: number | null
+  readonly nodeId: string
+  readonly spec: ContainerSpec
+  readonly resources?: TaskResources
+  readonly ports?: readonly HostPort[]
+}
+
+/** How a task's container ended. Times are the engine's RFC 3339 strings. */
+export interface ExitStatus {
+  readonly exitCode: number
+  /** The engine's error text ('' when none); 'OOM killed' when the kernel killed it for memory. */
+  readonly error: string
+  readonly startedAt: string
+  readonly finishedAt: string
+}
+
+/** A container state change from the engine's events stream, as a controller reports it. */
+export interface ContainerStatus {
+  readonly taskId: string
+  readonly containerId: string
+  readonly state: 'created' | 'running' | 'paused' | 'exited' | 'removed'
+  /** The engine's time of the change, in milliseconds since the epoch. */
+  readonly timestampMs: number
+  /** Set when state is 'exited'. */
+  readonly exitCode?: number
+  /** The engine's error text when state is 'exited' ('' when none). */
+  readonly error?: string
+}
+
+/**
+ * One task's container, driven by `taskStep` (SwarmKit agent/exec.Controller). Every call is idempotent:
+ * prepare finds an existing container of this task, start an already started one, shutdown and remove
+ * a missing one. Errors are FlotillaErrors whose `retryable` and message feed a ControllerResult.
+ */
+export interface TaskController {
+  readonly task: TaskDescription
+  /** Pull the image if absent, then create the container. */
+  prepare(): Promise<void>
+  start(): Promise<void>
+  /** Resolve when the container exits. Rejects (retryable) when `signal` aborts or the events stream drops. */
+  wait(signal?: AbortSignal): Promise<ExitStatus>
+  /** Send the stop signal, SIGKILL after the grace period; resolves once the container has stopped. */
+  shutdown(): Promise<void>
+  /** Remove the container (and its anonymous volumes), stopping it first if needed. */
+  remove(): Promise<void>
+  /** The container's current status, or undefined when there is none. */
+  inspect(): Promise<ContainerStatus | undefined>
+  /**
+   * Report every state change of this task's container, in the engine's order, from the moment the
+   * returned promise resolves (the node's events stream is open) until the function it gives is called.
+   */
+  subscribe(listener: (status: ContainerStatus) => void): Promise<() => void>
+}
+
+/** A container of this node found on the engine at start-up whose task is still assigned. */
+export interface AdoptedTask {
+  readonly taskId: string
+  readonly containerId: string
+  /** The state to resume `taskStep` from: 'ready' (created), 'running', 'complete' or 'failed'. */
+  readonly observed: TaskState
+  readonly exit?: ExitStatus
+}
+
+export interface AdoptResult {
+  readonly adopted: readonly AdoptedTask[]
+  /** IDs of containers removed because their task is no longer assigned to this node. */
+  readonly removed: readonly string[]
+}
+
+/**
+ * The container runtime behind one node, as the rest of flotilla sees it (SwarmKit agent/exec.Executor).
+ * Only the Docker executor (executor/docker) touches dockerode.
  */
 export interface Executor {
   /** Describe the node from its engine: platform, resources, engine version and labels. Never throws:
    *  an engine that does not answer is described as unavailable, with the host's own platform and size. */
   describe(): Promise<NodeDescription>
+  /** The controller of one task; performs no I/O until called. */
+  controller(task: TaskDescription): TaskController
+  /**
+   * Find the containers labelled with `nodeId` (and only those: agents may share an engine). Those whose
+   * task is in `assigned` are adopted, the others removed.
+   */
+  adopt(nodeId: string, assigned: ReadonlySet<string>): Promise<AdoptResult>
+  /** Close the events streams; pending waits reject, retryable (the tasks have not failed). */
+  close(): Promise<void>
 }

@@ -1,6 +1,6 @@
 /** The scheduler core: a pure pipeline of filters and a spreading placement (SwarmKit's manager/scheduler). */
 export type {
-  Resources, NodeRole, NodeAvailability, Platform, SchedulerNode, PortProtocol, HostPort, PlacementPreference,
+  Resources, NodeRole, NodeAvailability, Platform, SchedulerNode, PortProtocol, ReservedHostPort, PlacementPreference,
   TaskToPlace, PlacedTask, Assignment, Unschedulable, ScheduleResult
 } from './types.js'
 export { parseConstraint, parseConstraints, constraintMatches, nodeMatches, type Constraint, type ConstraintKey, type ConstraintOperator } from './constraints.js'

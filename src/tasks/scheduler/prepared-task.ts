@@ -4,7 +4,7 @@
  * during a rolling update), so a batch of 100,000 tasks parses a handful of these (see task-groups.ts).
  */
 import { parseConstraints, type Constraint } from './constraints.js'
-import type { HostPort, Platform, Resources, SchedulerNode, TaskToPlace } from './types.js'
+import type { ReservedHostPort, Platform, Resources, SchedulerNode, TaskToPlace } from './types.js'
 
 /** One level of a placement preference: spread over the values of a node or engine label. */
 export interface SpreadLevel {
@@ -25,12 +25,12 @@ export interface PreparedTask {
 }
 
 /** The key under which a node records a host-mode port as taken. */
-export function hostPortKey (port: HostPort): string {
+export function hostPortKey (port: ReservedHostPort): string {
   return `${port.protocol}/${port.publishedPort}`
 }
 
 /** The `protocol/port` keys of the ports that occupy something on the node (publishedPort ≠ 0). */
-export function occupiedPortKeys (ports: readonly HostPort[]): string[] {
+export function occupiedPortKeys (ports: readonly ReservedHostPort[]): string[] {
   const keys: string[] = []
   for (const p of ports) {
     if (p.publishedPort !== 0) keys.push(hostPortKey(p))

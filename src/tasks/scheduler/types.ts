@@ -44,7 +44,7 @@ export interface SchedulerNode {
 export type PortProtocol = 'tcp' | 'udp' | 'sctp'
 
 /** A port published in host mode (`mode=host`): it occupies `publishedPort` on the node it runs on. */
-export interface HostPort {
+export interface ReservedHostPort {
   readonly protocol: PortProtocol
   /** 0 means "any free port", chosen by the engine: it occupies nothing the scheduler can see. */
   readonly publishedPort: number
@@ -70,7 +70,7 @@ export interface TaskToPlace {
   readonly preferences: readonly PlacementPreference[]
   /** Tasks of this service one node may hold (Docker's `--replicas-max-per-node`); 0 = unlimited. */
   readonly maxReplicas: number
-  readonly hostPorts: readonly HostPort[]
+  readonly hostPorts: readonly ReservedHostPort[]
   /**
    * The platforms the image supports (SwarmKit's `Placement.Platforms`); empty = any. An empty `os`
    * or `arch` inside an entry matches any.
@@ -88,7 +88,7 @@ export interface PlacedTask {
   readonly nodeId: string
   readonly serviceId: string
   readonly reservations: Resources
-  readonly hostPorts: readonly HostPort[]
+  readonly hostPorts: readonly ReservedHostPort[]
 }
 
 export interface Assignment {

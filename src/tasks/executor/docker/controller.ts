@@ -1,0 +1,248 @@
+import type Docker from 'dockerode'
+import { FlotillaError, asFlotillaError } from '../../../membership/index.js'
+import type { ContainerStatus, ExitStatus, TaskController, TaskDescription } from '../types.js'
+import { LABELS, containerName, createOptions, engineError, engineMessage, engineStatus } from './containers.js'
+import type { EngineEvents } from './events.js'
+
+/** What a Docker controller uses: the engine for short calls, for calls that may stay silent (stop), and the node's events. */
+export interface DockerControllerDeps {
+  /** Requests with an idle timeout. */
+  readonly docker: Docker
+  /** Requests without one: `stop` answers only after the grace period. */
+  readonly slowDocker: Docker
+  readonly events: EngineEvents
+}
+
+/** Container states from which a container will not run again by itself. */
+const EXITED = new Set(['exited', 'dead', 'removing'])
+
+/**
+ * One task's container on a Docker engine (SwarmKit's daemon/cluster/executor/container controller). The
+ * container is addressed by its name, `<service>.<slot>.<taskId>`, so a controller built after an
+ * agent restart finds the container of an earlier one.
+ */
+export class DockerController implements TaskController {
+  readonly name: string
+
+  constructor (private readonly deps: DockerControllerDeps, readonly task: TaskDescription) {
+    this.name = containerName(task)
+  }
+
+  /**
+   * Create the container unless this task's already exists. The image is pulled only when the engine
+   * lacks it; a failed pull is not retryable (the task is rejected) and carries the engine's message.
+   * A container of that name belonging to another task or node is a non-retryable `conflict`.
+   */
+  async prepare (): Promise<void> {
+    const existing = await this.inspectInfo()
+    if (existing !== undefined) {
+      this.checkOwned(existing)
+      return
+    }
+    await this.ensureImage()
+    try {
+      await this.deps.docker.createContainer(createOptions(this.task))
+    } catch (err) {
+      if (engineStatus(err) === 409) {
+        const raced = await this.inspectInfo()
+        if (raced !== undefined) {
+          this.checkOwned(raced)
+          return
+        }
+      }
+      throw engineError(`create container ${this.name}`, err)
+    }
+  }
+
+  async start (): Promise<void> {
+    try {
+      await this.deps.docker.getContainer(this.name).start()
+    } catch (err) {
+      if (engineStatus(err) === 304) return // already started
+      throw engineError(`start container ${this.name}`, err)
+    }
+  }
+
+  /**
+   * Follow the node's events stream until this container dies, then read its exit from the engine. A
+   * container already exited resolves at once. Rejects, retryable, when `signal` aborts or the stream
+   * drops; with a non-retryable `not-found` when the container is removed.
+   */
+  async wait (signal?: AbortSignal): Promise<ExitStatus> {
+    const interrupted = (): FlotillaError =>
+      new FlotillaError('unavailable', `wait for ${this.name} interrupted`, { retryable: true, cause: signal?.reason })
+    if (signal?.aborted === true) throw interrupted()
+    await this.deps.events.ready()
+    return await new Promise<ExitStatus>((resolve, reject) => {
+      let settled = false
+      const finish = (settle: () => void): void => {
+        if (settled) return
+        settled = true
+        unsubscribe()
+        signal?.removeEventListener('abort', onAbort)
+        settle()
+      }
+      const onAbort = (): void => { finish(() => { reject(interrupted()) }) }
+      const check = async (): Promise<void> => {
+        try {
+          const info = await this.inspectInfo()
+          if (info === undefined) {
+            finish(() => { reject(new FlotillaError('not-found', `container ${this.name} was removed`)) })
+          } else if (EXITED.has(info.State.Status)) {
+            finish(() => { resolve(exitStatus(info)) })
+          }
+        } catch (err) {
+          finish(() => { reject(asFlotillaError(err)) })
+        }
+      }
+      // Subscribe before the first inspect, so that a death between the two is not missed.
+      const unsubscribe = this.deps.events.subscribe(this.name, event => {
+        if (event.kind === 'lost') finish(() => { reject(event.error) })
+        else if (event.action === 'die' || event.action === 'destroy') void check()
+      })
+      signal?.addEventListener('abort', onAbort, { once: true })
+      void check()
+    })
+  }
+
+  /** `docker stop`: the container's StopSignal, then SIGKILL after its StopTimeout (both set from the spec at create). */
+  async shutdown (): Promise<void> {
+    try {
+      await this.deps.slowDocker.getContainer(this.name).stop()
+    } catch (err) {
+      const status = engineStatus(err)
+      if (status === 304 || status === 404) return // already stopped, or never created
+      throw engineError(`stop container ${this.name}`, err)
+    }
+  }
+
+  async remove (): Promise<void> {
+    try {
+      await this.deps.slowDocker.getContainer(this.name).remove({ force: true, v: true })
+    } catch (err) {
+      if (engineStatus(err) === 404) return
+      const e = engineError(`remove container ${this.name}`, err)
+      // 409: a removal is already in progress; the next attempt finds it done.
+      throw e.code === 'conflict' ? new FlotillaError('conflict', e.message, { retryable: true, cause: err }) : e
+    }
+  }
+
+  async inspect (): Promise<ContainerStatus | undefined> {
+    const info = await this.inspectInfo()
+    if (info === undefined) return undefined
+    const s = info.State
+    const state = EXITED.has(s.Status) ? 'exited' : s.Status === 'created' ? 'created' : s.Status === 'paused' ? 'paused' : 'running'
+    const at = Date.parse(state === 'exited' ? s.FinishedAt : state === 'created' ? info.Created : s.StartedAt)
+    return {
+      taskId: this.task.taskId,
+      containerId: info.Id,
+      state,
+      timestampMs: Number.isNaN(at) ? 0 : at,
+      ...(state === 'exited' ? { exitCode: s.ExitCode, error: exitStatus(info).error } : {})
+    }
+  }
+
+  /**
+   * Report each state change of the container from the node's events stream, in order: create, start,
+   * pause, unpause, die (with the exit code and the engine's error text) and destroy. Should the stream
+   * drop, changes until the next `ready` (a wait, another subscribe) are replayed by the engine then.
+   */
+  async subscribe (listener: (status: ContainerStatus) => void): Promise<() => void> {
+    await this.deps.events.ready()
+    let queue = Promise.resolve()
+    let active = true
+    const emit = (status: ContainerStatus): void => { if (active) listener(status) }
+    const unsubscribe = this.deps.events.subscribe(this.name, event => {
+      if (event.kind !== 'event') return
+      const state = STATE_OF_ACTION[event.action]
+      if (state === undefined) return
+      const base = { taskId: this.task.taskId, containerId: event.containerId, state, timestampMs: Number(event.timeNano / 1_000_000n) }
+      if (state !== 'exited') {
+        queue = queue.then(() => { emit(base) })
+        return
+      }
+      const exitCode = Number(event.attributes.exitCode ?? '0')
+      // The die event carries the exit code but not the error text: read it, keeping events in order.
+      queue = queue.then(async () => {
+        let error = ''
+        try {
+          const info = await this.inspectInfo()
+          if (info !== undefined) error = exitStatus(info).error
+        } catch (err) {
+          error = `could not inspect the container: ${engineMessage(err)}`
+        }
+        emit({ ...base, exitCode, error })
+      })
+    })
+    return () => { active = false; unsubscribe() }
+  }
+
+  private async inspectInfo (): Promise<Docker.ContainerInspectInfo | undefined> {
+    try {
+      return await this.deps.docker.getContainer(this.name).inspect()
+    } catch (err) {
+      if (engineStatus(err) === 404) return undefined
+      throw engineError(`inspect container ${this.name}`, err)
+    }
+  }
+
+  private checkOwned (info: Docker.ContainerInspectInfo): void {
+    const labels = info.Config.Labels ?? {}
+    if (labels[LABELS.taskId] !== this.task.taskId || labels[LABELS.nodeId] !== this.task.nodeId) {
+      throw new FlotillaError('conflict', `container name ${this.name} is taken by container ${info.Id.slice(0, 12)} of another task or node`, {
+        hint: 'remove that container'
+      })
+    }
+  }
+
+  private async ensureImage (): Promise<void> {
+    const image = this.task.spec.Image
+    try {
+      await this.deps.docker.getImage(image).inspect()
+      return
+    } catch (err) {
+      if (engineStatus(err) !== 404) throw engineError(`inspect image ${image}`, err)
+    }
+    await pullImage(this.deps.slowDocker, image)
+  }
+}
+
+const STATE_OF_ACTION: Readonly<Record<string, ContainerStatus['state']>> = {
+  create: 'created', start: 'running', pause: 'paused', unpause: 'running', die: 'exited', destroy: 'removed'
+}
+
+/** A container's exit as the engine recorded it. */
+function exitStatus (info: Docker.ContainerInspectInfo): ExitStatus {
+  const s = info.State
+  return {
+    exitCode: s.ExitCode,
+    error: s.Error !== '' ? s.Error : s.OOMKilled ? 'OOM killed' : '',
+    startedAt: s.StartedAt,
+    finishedAt: s.FinishedAt
+  }
+}
+
+/**
+ * Pull `image`, following the progress stream to its end. The engine reports a failure either as the
+ * answer's status or as an `error` line in the stream; both become a non-retryable `not-found` with the
+ * engine's message. Only an engine that does not answer is retryable.
+ */
+async function pullImage (docker: Docker, image: string): Promise<void> {
+  const failed = (message: string, cause?: unknown): FlotillaError =>
+    new FlotillaError('not-found', `pull ${image}: ${message}`, { cause, hint: 'check the image name, and that the node can reach its registry' })
+  let stream: NodeJS.ReadableStream
+  try {
+    stream = await docker.pull(image) as NodeJS.ReadableStream
+  } catch (err) {
+    if (engineStatus(err) === undefined) throw engineError(`pull ${image}`, err)
+    throw failed(engineMessage(err), err)
+  }
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string, errorDetail?: { message?: string } }>) => {
+      if (err !== null) { reject(failed(err.message, err)); return }
+      const bad = output.find(o => o.error !== undefined)
+      if (bad !== undefined) { reject(failed(bad.errorDetail?.message ?? bad.error ?? 'failed')); return }
+      resolve()
+    })
+  })
+}

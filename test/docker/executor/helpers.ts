@@ -1,0 +1,69 @@
+import Docker from 'dockerode'
+import { randomBytes } from 'node:crypto'
+import { DockerExecutor } from '../../../src/tasks/executor/docker/docker-executor.js'
+import { LABELS } from '../../../src/tasks/executor/docker/containers.js'
+import type { TaskStep } from '../../../src/tasks/executor/task-step.js'
+import { TaskRunner } from '../../../src/tasks/executor/task-runner.js'
+import type { ContainerSpec, DesiredState, TaskController, TaskDescription, TaskState } from '../../../src/tasks/executor/types.js'
+import { ENGINE_SOCKET } from '../../support/docker-engine.js'
+
+/** A fresh ID in Swarm's style (25 lowercase alphanumerics), unique per test run. */
+export function newId (): string {
+  return randomBytes(16).toString('hex').slice(0, 25)
+}
+
+export function engine (): Docker {
+  return new Docker({ socketPath: ENGINE_SOCKET, timeout: 30_000 })
+}
+
+export function newExecutor (): DockerExecutor {
+  return new DockerExecutor(`unix://${ENGINE_SOCKET}`)
+}
+
+/** A replicated task of service `serviceName` on `nodeId`, slot 1 unless said otherwise. */
+export function task (nodeId: string, spec: ContainerSpec, more: Partial<TaskDescription> = {}): TaskDescription {
+  return { taskId: newId(), serviceId: newId(), serviceName: 'svc', slot: 1, nodeId, spec, ...more }
+}
+
+/** Remove every container labelled with one of `nodeIds`, running or not. */
+export async function removeNodeContainers (nodeIds: readonly string[]): Promise<void> {
+  const docker = engine()
+  for (const nodeId of nodeIds) {
+    const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.nodeId}=${nodeId}`] } })
+    for (const c of list) {
+      try {
+        await docker.getContainer(c.Id).remove({ force: true, v: true })
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err
+      }
+    }
+  }
+}
+
+/** Drive a task with a TaskRunner until it settles, bounded by `timeoutMs`; returns the steps reported. */
+export async function runTask (
+  controller: TaskController, desired: DesiredState, observed: TaskState = 'new', timeoutMs = 20_000
+): Promise<{ steps: TaskStep[], last: TaskStep, runner: TaskRunner }> {
+  const steps: TaskStep[] = []
+  const runner = new TaskRunner({ controller, observed, desired, onStep: s => { steps.push(s) }, retryDelayMs: () => 50 })
+  const signal = AbortSignal.timeout(timeoutMs)
+  const last = await runner.run(signal)
+  if (signal.aborted) throw new Error(`task ${controller.task.taskId} did not settle in ${timeoutMs} ms: ${JSON.stringify(steps)}`)
+  return { steps, last, runner }
+}
+
+/** Poll `fn` until it returns something other than undefined, or fail after `timeoutMs`. */
+export async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastErr: unknown
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn()
+      if (v !== undefined) return v
+    } catch (err) {
+      lastErr = err
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting for ${what}${lastErr === undefined ? '' : `: ${(lastErr as Error).message}`}`)
+}

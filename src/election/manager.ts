@@ -40,6 +40,8 @@ export interface ManagerDeps {
   readonly now: () => number
   readonly random: () => number
   readonly timing?: RaftTiming
+  /** The Raft node failed (storage, apply): the agent must stop, not run on as a broken manager. */
+  readonly onFatal: (err: unknown) => void
 }
 
 /** What the leader tells a node about itself on its session poll. */
@@ -105,7 +107,9 @@ export class Manager {
       // Before it has caught up, a new manager's store is empty: it accepts the managers that hold certificates.
       return store.state.cluster === null || (n !== undefined && n.spec.role === 'manager')
     }, deps.logger, deps.now)
-    const raft = new RaftNode({ id, storage, transport, store, logger: deps.logger, timing: deps.timing ?? DEFAULT_RAFT_TIMING, random: deps.random }, initial)
+    const raft = new RaftNode({
+      id, storage, transport, store, logger: deps.logger, timing: deps.timing ?? DEFAULT_RAFT_TIMING, random: deps.random, onFailure: deps.onFatal
+    }, initial)
     const reconciler = new Reconciler(raft, store, deps.membership, deps.logger, deps.now)
     const m = new Manager(deps, store, raft, reconciler)
     raft.onSoftState(s => { deps.membership.setLocalLeader(s.leader) })

@@ -48,6 +48,8 @@ export interface RaftNodeDeps {
   readonly logger: Logger
   readonly timing: RaftTiming
   readonly random: () => number
+  /** Storage or apply failed: this manager can promise nothing more (the agent stops with it). */
+  readonly onFailure: (err: unknown) => void
 }
 
 /**
@@ -69,7 +71,8 @@ export class RaftNode {
   private applied = 0
   private snapshotIndex = 0
   private nextReadId = 1
-  private processing = false
+  /** The loop applying Readies, while one runs: at most one at a time. */
+  private processing: Promise<void> | null = null
   private stopped = false
   private timer: NodeJS.Timeout | null = null
   private failure: Error | null = null
@@ -111,14 +114,14 @@ export class RaftNode {
   }
 
   private kick (): void {
-    if (this.processing || this.stopped) return
-    this.processing = true
-    this.loop().catch((err: unknown) => {
+    if (this.processing !== null || this.stopped) return
+    this.processing = this.loop().catch((err: unknown) => {
       // A failed fsync or apply leaves the node unable to promise anything: stop it loudly.
       this.failure = err as Error
       this.log.error('Raft stopped: storage or apply failed', { err: (err as Error).message })
       void this.stop()
-    }).finally(() => { this.processing = false })
+      this.deps.onFailure(err)
+    }).finally(() => { this.processing = null })
   }
 
   private async loop (): Promise<void> {
@@ -305,7 +308,7 @@ export class RaftNode {
     this.pending.clear()
     this.reads.clear()
     // Wait for an in-flight Ready to finish persisting before storage closes.
-    for (let i = 0; i < 200 && this.processing; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await this.processing
     await this.deps.storage.close()
   }
 }

@@ -130,7 +130,7 @@ export class Agent {
   }
 
   private managerDeps (membership: Membership): Parameters<typeof Manager.start>[0] {
-    return { dataDir: this.config.dataDir, membership, logger: this.deps.logger, now: this.deps.now, random: osRandom }
+    return { dataDir: this.config.dataDir, membership, logger: this.deps.logger, now: this.deps.now, random: osRandom, onFatal: this.deps.onFatal }
   }
 
   private addresses (listen?: HostPort, advertise?: HostPort): NodeAddresses {

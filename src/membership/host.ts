@@ -135,7 +135,9 @@ export class P2PHost {
    */
   async openStream (addr: string, protocol: string, maxFrameBytes: number, signal: AbortSignal): Promise<{ stream: FrameStream, remotePeer: string }> {
     const conn = await this.node.dial(multiaddr(addr), { signal })
-    const stream = await conn.newStream(protocol, { signal })
+    // Optimistic protocol selection: the protocol name travels with the first frame instead of
+    // costing a round trip of its own (an unsupported protocol then fails the first read or write).
+    const stream = await conn.newStream(protocol, { signal, negotiateFully: false })
     return { stream: frameStream(stream, maxFrameBytes), remotePeer: conn.remotePeer.toString() }
   }
 

@@ -1,6 +1,7 @@
 /**
- * The tasks layer: the executor (the node's engine, task controllers) and the scheduler; the
- * orchestrator, allocator and dispatcher come with services.
+ * The tasks layer: the executor (the node's engine, task controllers), the scheduler and the
+ * orchestrator's pure core; the allocator, the dispatcher and their wiring come with services.
  */
 export * from './executor/index.js'
 export * from './scheduler/index.js'
+export * from './orchestrator/index.js'

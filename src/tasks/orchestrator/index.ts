@@ -1,0 +1,13 @@
+/** The orchestrator core: services into tasks (SwarmKit's replicated and global orchestrators, restart supervisor, task reaper). */
+export type {
+  RestartCondition, RestartPolicy, Placement, TaskTemplate, ServiceMode, PortConfig, EndpointSpec, ServiceSpec, ServiceObject,
+  TaskStatus, TaskObject, NewTask, TaskUpdate, TaskDeletion, OrchestratorNode, OrchestratorInit, OrchestratorConfig,
+  ReconcileInput, ReconcileResult
+} from './types.js'
+export { reconcile, orchestratorConfig, DEFAULT_ORCHESTRATOR_CONFIG, DEFAULT_ORPHANED_TASK_AFTER_MS } from './reconcile.js'
+export {
+  restartPolicy, shouldRestart, restartTimesAfter, holdsSlot, endedOnItsOwn, DEFAULT_RESTART_DELAY_NS, type ResolvedRestartPolicy
+} from './restart.js'
+export { historyToDelete, reapable, olderFirst, DEFAULT_TASK_HISTORY_RETENTION_LIMIT, type HistoryTask } from './history.js'
+export { nodeCondition, type NodeCondition } from './nodes.js'
+export { eligibleNode } from './global.js'

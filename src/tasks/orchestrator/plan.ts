@@ -1,0 +1,125 @@
+/**
+ * The changes one reconcile pass decides, gathered before they are returned (internal to the orchestrator).
+ * Every change only moves a task forward: desired state from 'running' to 'shutdown', observed state to
+ * 'orphaned' from assigned…running.
+ */
+import { taskStateRank, type DesiredState, type TaskState } from '../executor/index.js'
+import type { HistoryTask } from './history.js'
+import type { NewTask, ReconcileResult, ServiceObject, TaskDeletion, TaskObject, TaskStatus, TaskUpdate } from './types.js'
+
+interface Change {
+  readonly task: TaskObject
+  desiredState?: DesiredState
+  status?: TaskStatus
+}
+
+/** A task that is to be created: its slot (replicated) or node (global), delay and restart history. */
+export interface CreateIntent {
+  readonly slot: number | null
+  readonly nodeId: string | null
+  readonly delayUntilMs: number | null
+  readonly restartTimesMs: readonly number[]
+}
+
+/** Whether an observed state is one a down node's task is orphaned from (SwarmKit dispatcher: assigned…running). */
+export function orphanable (state: TaskState): boolean {
+  const rank = taskStateRank(state)
+  return rank >= taskStateRank('assigned') && rank <= taskStateRank('running')
+}
+
+export class Plan {
+  private readonly creates: NewTask[] = []
+  private readonly changes = new Map<string, Change>()
+  private wakeMs: number | null = null
+
+  constructor (readonly service: ServiceObject, readonly nowMs: number, private readonly newId: () => string) {}
+
+  /** The task's desired state after this pass's changes. */
+  desiredState (task: TaskObject): DesiredState {
+    return this.changes.get(task.id)?.desiredState ?? task.desiredState
+  }
+
+  private change (task: TaskObject): Change {
+    let c = this.changes.get(task.id)
+    if (c === undefined) {
+      c = { task }
+      this.changes.set(task.id, c)
+    }
+    return c
+  }
+
+  /** Ask for the task to stop (a no-op when it already is asked to). */
+  shutdown (task: TaskObject): void {
+    if (this.desiredState(task) === 'running') this.change(task).desiredState = 'shutdown'
+  }
+
+  /** Move a task whose node is gone or long down to 'orphaned' (a no-op unless it is in assigned…running). */
+  orphan (task: TaskObject, message: string): void {
+    if (!orphanable(task.status.state)) return
+    this.change(task).status = { state: 'orphaned', timestampMs: this.nowMs, message, err: null, exitCode: null }
+  }
+
+  /** Come back at `ms` if it is after now (the earliest such time wins). */
+  wakeAt (ms: number): void {
+    if (ms > this.nowMs && (this.wakeMs === null || ms < this.wakeMs)) this.wakeMs = ms
+  }
+
+  /** Create tasks, drawing their IDs in the given order. */
+  create (intents: readonly CreateIntent[]): void {
+    for (const i of intents) {
+      const name = `${this.service.name}.${i.slot !== null ? String(i.slot) : i.nodeId ?? ''}`
+      this.creates.push({
+        id: this.newId(),
+        serviceId: this.service.id,
+        name,
+        slot: i.slot,
+        nodeId: i.nodeId,
+        desiredState: 'running',
+        status: { state: 'new', timestampMs: this.nowMs, message: 'created', err: null, exitCode: null },
+        specVersion: this.service.version,
+        delayUntilMs: i.delayUntilMs,
+        restartTimesMs: [...i.restartTimesMs],
+        createdAtMs: this.nowMs,
+        updatedAtMs: this.nowMs
+      })
+      if (i.delayUntilMs !== null) this.wakeAt(i.delayUntilMs)
+    }
+  }
+
+  /** `tasks` as they will be once this pass is applied, with the created ones: what the reaper weighs. */
+  view (tasks: readonly TaskObject[]): Array<HistoryTask & { readonly slot: number | null, readonly nodeId: string | null }> {
+    const out: Array<HistoryTask & { readonly slot: number | null, readonly nodeId: string | null }> = []
+    for (const t of tasks) {
+      const c = this.changes.get(t.id)
+      out.push({
+        id: t.id,
+        version: t.version,
+        createdAtMs: t.createdAtMs,
+        desiredState: c?.desiredState ?? t.desiredState,
+        state: c?.status?.state ?? t.status.state,
+        slot: t.slot,
+        nodeId: t.nodeId
+      })
+    }
+    for (const t of this.creates) {
+      out.push({ id: t.id, version: null, createdAtMs: t.createdAtMs, desiredState: t.desiredState, state: t.status.state, slot: t.slot, nodeId: t.nodeId })
+    }
+    return out
+  }
+
+  result (deletions: readonly TaskDeletion[]): ReconcileResult {
+    const deleted = new Set(deletions.map(d => d.id))
+    const update: TaskUpdate[] = []
+    for (const c of this.changes.values()) {
+      if (deleted.has(c.task.id)) continue
+      update.push({
+        id: c.task.id,
+        version: c.task.version,
+        updatedAtMs: this.nowMs,
+        ...(c.desiredState !== undefined ? { desiredState: c.desiredState } : {}),
+        ...(c.status !== undefined ? { status: c.status } : {})
+      })
+    }
+    return { create: this.creates, update, delete: [...deletions], nextWakeMs: this.wakeMs }
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * What the orchestrator core reads and returns (SwarmKit's manager/orchestrator, as pure values).
+ * Store objects follow election/state/objects.ts: immutable, `version` is the Raft index of the entry
+ * that last changed the object, times are wall-clock milliseconds chosen by the proposer.
+ */
+import type { ContainerSpec, DesiredState, TaskResources, TaskState } from '../executor/index.js'
+import type { PlacementPreference, PortProtocol, SchedulerNode } from '../scheduler/index.js'
+
+/** Docker's RestartPolicy.Condition. */
+export type RestartCondition = 'none' | 'on-failure' | 'any'
+
+/** Docker's RestartPolicy; durations in nanoseconds, as Docker's API writes them. */
+export interface RestartPolicy {
+  /** Default 'any'. */
+  readonly Condition?: RestartCondition
+  /** Between a task's end and its replacement's start; default 5 s (5e9). 0: no delay. */
+  readonly Delay?: number
+  /** Restarts allowed within `Window` (or ever, when the window is 0); 0 (default) = unlimited. */
+  readonly MaxAttempts?: number
+  /** The look-back window for MaxAttempts; 0 (default) = since the service's last update. */
+  readonly Window?: number
+}
+
+/** Docker's Placement, as far as orchestration and scheduling read it. */
+export interface Placement {
+  /** Docker's syntax, e.g. `node.labels.zone==eu-1` (scheduler/constraints.ts). */
+  readonly Constraints?: readonly string[]
+  readonly Preferences?: readonly PlacementPreference[]
+  /** Tasks of this service one node may hold; 0 (default) = unlimited. Read by the scheduler only. */
+  readonly MaxReplicas?: number
+  /** Platforms the image supports; empty = any. Read by the scheduler only. */
+  readonly Platforms?: ReadonlyArray<{ readonly Architecture?: string, readonly OS?: string }>
+}
+
+/** Docker's TaskTemplate (TaskSpec), container runtime only. */
+export interface TaskTemplate {
+  readonly ContainerSpec: ContainerSpec
+  readonly Resources?: TaskResources
+  readonly RestartPolicy?: RestartPolicy
+  readonly Placement?: Placement
+  /** A counter bumped to force a rolling update without other changes; read by the updater (not here). */
+  readonly ForceUpdate?: number
+}
+
+/** Docker's ServiceMode: `{ Replicated: { Replicas } }` or `{ Global: {} }`. */
+export type ServiceMode =
+  | { readonly Replicated: { readonly Replicas: number } }
+  | { readonly Global: Readonly<Record<string, never>> }
+
+/** Docker's PortConfig. */
+export interface PortConfig {
+  readonly Name?: string
+  readonly Protocol?: PortProtocol
+  readonly TargetPort: number
+  /** 0 or absent: the allocator picks one (ingress) or the engine does (host). */
+  readonly PublishedPort?: number
+  /** Default 'ingress'. */
+  readonly PublishMode?: 'ingress' | 'host'
+}
+
+/** Docker's EndpointSpec. */
+export interface EndpointSpec {
+  readonly Mode?: 'vip' | 'dnsrr'
+  readonly Ports?: readonly PortConfig[]
+}
+
+/** Docker's ServiceSpec, trimmed to what orchestration needs; normalized by the control socket. */
+export interface ServiceSpec {
+  readonly Name: string
+  readonly Labels?: Readonly<Record<string, string>>
+  readonly TaskTemplate: TaskTemplate
+  readonly Mode: ServiceMode
+  readonly EndpointSpec?: EndpointSpec
+}
+
+/** A service in the replicated store. Every change of the object is a spec change (a new `version`). */
+export interface ServiceObject {
+  readonly id: string
+  /** Equal to `spec.Name`. */
+  readonly name: string
+  readonly version: number
+  readonly createdAtMs: number
+  readonly updatedAtMs: number
+  readonly spec: ServiceSpec
+}
+
+/** A task's observed state. The orchestrator writes 'new' at creation and 'orphaned'; the agent the rest. */
+export interface TaskStatus {
+  readonly state: TaskState
+  /** When the state was reached, in ms since the epoch (the writer's clock). */
+  readonly timestampMs: number
+  readonly message: string
+  /** The error text when the task failed or was rejected; null otherwise. */
+  readonly err: string | null
+  /** The container's exit code once it exited; null before. */
+  readonly exitCode: number | null
+}
+
+/** A task in the replicated store (SwarmKit's api.Task, trimmed). */
+export interface TaskObject {
+  readonly id: string
+  readonly serviceId: string
+  /** `<service>.<slot>` for a replicated task, `<service>.<nodeId>` for a global one. */
+  readonly name: string
+  /** The replica's slot (from 1); null for a global service's task. */
+  readonly slot: number | null
+  /** The node the task runs on: set by the scheduler (replicated) or at creation (global); null until then. */
+  readonly nodeId: string | null
+  /** Written by the orchestrator only, and only ever from 'running' to 'shutdown'. */
+  readonly desiredState: DesiredState
+  readonly status: TaskStatus
+  /** The `version` of the service this task was made from. */
+  readonly specVersion: number
+  /**
+   * A restart's delayed start (SwarmKit's desired state READY): the task must not be started before this
+   * time (ms); null when it may start at once. The scheduler may place it and the agent prepare it earlier.
+   */
+  readonly delayUntilMs: number | null
+  /**
+   * The times (ms, = the createdAtMs of each replacement) at which this slot's (or, global, this node's)
+   * task was restarted under `specVersion`, oldest first, capped to the last MaxAttempts: what
+   * MaxAttempts counts. Written by the orchestrator at creation; empty when MaxAttempts is 0.
+   * SwarmKit keeps this in the leader's memory; here it travels from each task to its replacement.
+   */
+  readonly restartTimesMs: readonly number[]
+  readonly createdAtMs: number
+  readonly updatedAtMs: number
+  readonly version: number
+}
+
+/** A task the orchestrator asks to create: the store sets `version` when it applies the entry. */
+export type NewTask = Omit<TaskObject, 'version'>
+
+/**
+ * A change to one task. `version` is the task's version the change was computed from: the store refuses
+ * the change when the task has moved on since (SwarmKit's optimistic update), and the driver reconciles again.
+ */
+export interface TaskUpdate {
+  readonly id: string
+  readonly version: number
+  readonly updatedAtMs: number
+  /** Only ever 'shutdown'. */
+  readonly desiredState?: DesiredState
+  /** Only ever an 'orphaned' status. */
+  readonly status?: TaskStatus
+}
+
+/** A task to remove from the store (history beyond the retention limit, or a removed slot's). */
+export interface TaskDeletion {
+  readonly id: string
+  readonly version: number
+}
+
+/**
+ * A node as the orchestrator sees it: the scheduler's view (`ready`, `availability`, and what
+ * constraints match on) plus when it went down. A node absent from the input has been removed.
+ */
+export interface OrchestratorNode extends SchedulerNode {
+  /**
+   * When the node was marked down (ms, the manager's clock); null when it is ready, or when it is not
+   * ready but the time is unknown (its tasks are then never orphaned).
+   */
+  readonly downSinceMs: number | null
+}
+
+/** What a caller may set; see `orchestratorConfig`. */
+export interface OrchestratorInit {
+  /** Docker's Orchestration.TaskHistoryRetentionLimit: tasks kept per slot (per node, global). Default 5; negative: keep all. */
+  readonly taskHistoryRetentionLimit?: number
+  /** How long a node stays down before its tasks move to 'orphaned' (SwarmKit's dispatcher: 24 h). */
+  readonly orphanedTaskAfterMs?: number
+}
+
+export interface OrchestratorConfig {
+  readonly taskHistoryRetentionLimit: number
+  readonly orphanedTaskAfterMs: number
+}
+
+export interface ReconcileInput {
+  readonly service: ServiceObject
+  /** Every task of the service (tasks of other services are ignored). */
+  readonly tasks: readonly TaskObject[]
+  /** Every node in the store. */
+  readonly nodes: readonly OrchestratorNode[]
+  /** The proposer's clock, ms since the epoch: new tasks' times, delays, orphaning. */
+  readonly nowMs: number
+  /** Called once per created task, in the order of `create`. */
+  readonly newId: () => string
+  /** Defaults to `DEFAULT_ORCHESTRATOR_CONFIG`. */
+  readonly config?: OrchestratorConfig
+}
+
+/**
+ * What to write, in one transaction: creates, then updates, then deletions. No task appears in two lists.
+ * `create` is ordered by slot (replicated) or node ID (global); `update` in the order decided (slot or node
+ * order, then orphaning); `delete` oldest first.
+ */
+export interface ReconcileResult {
+  readonly create: NewTask[]
+  readonly update: TaskUpdate[]
+  readonly delete: TaskDeletion[]
+  /**
+   * The earliest time after `nowMs` at which reconciling again may do something, or a delayed task may
+   * start (its `delayUntilMs`); null when nothing waits on time. The driver sets one timer for it.
+   */
+  readonly nextWakeMs: number | null
+}

@@ -24,16 +24,22 @@ const GUARD = join(ROOT, 'test/support/dgram-guard.mjs')
 /** The Node flags the `flotilla` command runs with, read from its shebang so that tests run what users run. */
 const NODE_FLAGS = (/^#!.*?\bnode\b(.*)$/.exec(readFileSync(BIN, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter(f => f !== '')
 
-/** An OS-assigned free TCP port on 127.0.0.1 (released before use; good enough on a test host). */
+/**
+ * A free TCP port on 127.0.0.1, below the kernel's ephemeral range (32768 and up on Linux): an agent
+ * that waits for `swarm join` binds its port only later, and a port from the ephemeral range could be
+ * taken meanwhile as the source port of some other agent's outbound connection.
+ */
 export async function freePort (): Promise<number> {
-  return await new Promise((resolvePort, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address()
-      s.close(() => { resolvePort(typeof addr === 'object' && addr !== null ? addr.port : 0) })
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const free = await new Promise<boolean>(resolveFree => {
+      const s = createServer()
+      s.once('error', () => { resolveFree(false) })
+      s.listen(port, '127.0.0.1', () => { s.close(() => { resolveFree(true) }) })
     })
-  })
+    if (free) return port
+  }
+  throw new Error('no free port found in 20000-31999 after 100 attempts')
 }
 
 /** Poll `fn` until it returns a value other than undefined/false, or fail after `timeoutMs` with `what`. */

@@ -1,7 +1,8 @@
 /**
- * The tasks layer: the executor (the node's engine, task controllers), the scheduler and the
- * orchestrator's pure core; the allocator, the dispatcher and their wiring come with services.
+ * The tasks layer: the executor (the node's engine, task controllers), and the pure cores of the
+ * scheduler, the orchestrator and the allocator; the dispatcher and their wiring come with services.
  */
 export * from './executor/index.js'
 export * from './scheduler/index.js'
 export * from './orchestrator/index.js'
+export * from './allocator/index.js'

@@ -52,9 +52,9 @@ export interface PortConfig {
   readonly Name?: string
   readonly Protocol?: PortProtocol
   readonly TargetPort: number
-  /** 0 or absent: the allocator picks one (ingress) or the engine does (host). */
+  /** 0 or absent: the allocator assigns one from 30000–32767 (src/tasks/allocator). */
   readonly PublishedPort?: number
-  /** Default 'ingress'. */
+  /** Default 'host', the only mode flotilla publishes (Docker's default is 'ingress'). */
   readonly PublishMode?: 'ingress' | 'host'
 }
 

@@ -17,6 +17,7 @@
 import { performance } from 'node:perf_hooks'
 import { scheduleBatch, type PlacedTask, type SchedulerNode, type TaskToPlace } from '../src/tasks/scheduler/index.js'
 import { UsageError, flagPairs, median, positiveInt, progress, runBench } from './support.js'
+import { rng } from '../test/support/rng.js'
 
 const NODES = 1_000
 const MANAGERS = 50
@@ -40,17 +41,6 @@ function parse (argv: readonly string[]): BenchArgs {
   return { runs }
 }
 
-// mulberry32: the same cluster and batch on every run and every machine.
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Input { nodes: SchedulerNode[], placed: PlacedTask[], tasks: TaskToPlace[] }
 

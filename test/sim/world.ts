@@ -3,7 +3,7 @@ import { InvariantError, SimDisk } from './disk.js'
 import { formatEntries, formatMessage } from './format.js'
 import { EventQueue } from './heap.js'
 import { History } from './history.js'
-import { Rng } from './rng.js'
+import { Rng } from '../support/rng.js'
 import { StateMachine, decodeCommand, encodeCommand } from './state-machine.js'
 
 /** Virtual time units per Raft tick; message delays are in the same units. */

@@ -4,24 +4,16 @@ import {
   reconcile, type OrchestratorConfig, type OrchestratorNode, type ReconcileResult, type RestartPolicy, type ServiceObject,
   type ServiceSpec, type TaskObject
 } from '../../../../src/tasks/orchestrator/index.js'
+import { rng } from '../../../support/rng.js'
+import { node as schedulerNode } from '../scheduler/helpers.js'
+export { rng }
 
 export const SECOND = 1000
 export const NS_PER_MS = 1_000_000
 
+/** The scheduler tests' node, with the orchestrator's `downSinceMs`. */
 export function node (id: string, over: Partial<OrchestratorNode> = {}): OrchestratorNode {
-  return {
-    id,
-    hostname: `host-${id}`,
-    role: 'worker',
-    availability: 'active',
-    ready: true,
-    labels: {},
-    engineLabels: {},
-    platform: { os: 'linux', arch: 'x86_64' },
-    resources: { nanoCpus: 4e9, memoryBytes: 8 * 1024 ** 3 },
-    downSinceMs: null,
-    ...over
-  }
+  return { ...schedulerNode(id), downSinceMs: null, ...over }
 }
 
 export interface SpecInit {
@@ -173,14 +165,3 @@ export class Store {
   }
 }
 
-/** A small seeded generator (mulberry32). */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}

@@ -1,4 +1,5 @@
 import type { PlacedTask, SchedulerNode, TaskToPlace } from '../../../../src/tasks/scheduler/index.js'
+export { rng } from '../../../support/rng.js'
 
 export const GIB = 1024 ** 3
 export const CPU = 1_000_000_000
@@ -50,14 +51,3 @@ export function countByNode (assignments: ReadonlyArray<{ nodeId: string }>): Re
   return counts
 }
 
-/** A small seeded generator (mulberry32): a failing random case replays from its seed. */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}

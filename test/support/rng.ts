@@ -1,6 +1,6 @@
 /**
- * A small seeded PRNG (mulberry32) for the simulation: integer seed in, a reproducible stream out.
- * Every random choice in a run comes from generators derived from the run's seed, so a seed replays exactly.
+ * A small seeded PRNG (mulberry32) for the simulation, the randomized tests and the benchmarks: integer
+ * seed in, a reproducible stream out. Every random choice comes from the seed, so a seed replays exactly.
  */
 export class Rng {
   #state: number
@@ -49,4 +49,10 @@ export class Rng {
   fork (): Rng {
     return new Rng(Math.floor(this.next() * 4294967296) ^ 0x9e3779b9)
   }
+}
+
+/** A bare `() => number` in [0, 1) from `seed`, where a function rather than an Rng is wanted. */
+export function rng (seed: number): () => number {
+  const r = new Rng(seed)
+  return () => r.next()
 }

@@ -11,7 +11,7 @@ export { formatToken, newTokenSecret, roleForSecret, parseToken } from './token.
 export type { JoinRequest, AdmitResult, JoinGrant } from './join-protocol.js'
 export type { KnownMember } from './member-table.js'
 export type { FrameStream } from './frame-stream.js'
-export { loadOrCreateNodeKey, loadMembershipState, clearMembership, type MembershipState } from './membership-state.js'
+export { loadOrCreateNodeKey, loadMembershipState, clearMembership, removeNodeKey, type MembershipState } from './membership-state.js'
 export {
   Membership, DEFAULT_TIMING, type MembershipDeps, type MembershipTiming, type NodeAddresses, type MembershipIdentity,
   type ClusterAuthority

@@ -79,7 +79,12 @@ export async function saveMembershipState (dataDir: string, state: MembershipSta
   await writeFileDurable(join(dataDir, STATE_FILE), JSON.stringify(j, null, 2))
 }
 
-/** Forget the cluster (after `swarm leave`); the node key stays, as a host keeps its engine ID. */
+/** Forget the cluster (after `swarm leave`). */
 export async function clearMembership (dataDir: string): Promise<void> {
   await removeIfExists(join(dataDir, STATE_FILE))
+}
+
+/** Drop the node key: the next `loadOrCreateNodeKey` makes a new identity (a departed or removed node's stays refused). */
+export async function removeNodeKey (dataDir: string): Promise<void> {
+  await removeIfExists(join(dataDir, KEY_FILE))
 }

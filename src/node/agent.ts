@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { unlink } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import {
-  FlotillaError, asFlotillaError, Membership, loadOrCreateNodeKey, loadMembershipState, clearMembership,
+  FlotillaError, asFlotillaError, Membership, loadOrCreateNodeKey, loadMembershipState, clearMembership, removeNodeKey,
   defaultAdvertiseIp, isUnspecified, newObjectId, generateRootKeyPair, issueCertificate, newTokenSecret,
   type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps
 } from '../membership/index.js'
@@ -294,7 +292,7 @@ export class Agent {
     await Manager.wipe(this.config.dataDir)
     await clearMembership(this.config.dataDir)
     // A new key: the removed or departed identity stays refused; this host may join again as a new node.
-    await unlink(join(this.config.dataDir, 'node.key')).catch(() => {})
+    await removeNodeKey(this.config.dataDir)
     this.key = await loadOrCreateNodeKey(this.config.dataDir)
   }
 

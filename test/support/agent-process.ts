@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, readlinkSync, readFileSync, mkdirSync } from 'node:fs'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The repository root, found from this file whether it runs as source (vitest) or from dist/ (bench). */
@@ -206,4 +206,3 @@ export async function runCommand (cmd: string, args: readonly string[], timeoutM
   })
 }
 
-export { resolve as resolvePath }

@@ -13,7 +13,7 @@ import { Reconciler } from './reconciler.js'
 import { ClusterStore } from './state/store.js'
 import { secretDigest, type ApplyResult } from './state/apply.js'
 import type { Command } from './state/commands.js'
-import type { NodeObject } from './state/objects.js'
+import { UNKNOWN_NODE_STATUS, type NodeObject } from './state/objects.js'
 
 export const SESSION_PROTOCOL = '/flotilla/session/1.0.0'
 
@@ -202,7 +202,7 @@ export class Manager {
     const certificate = issueCertificate(cluster.root, { clusterId: cluster.id, nodeId, peerId: req.peerId, role, issuedAtMs: now })
     const result = await this.raft.propose({
       op: 'node.admit',
-      node: { id: nodeId, peerId: req.peerId, hostname: req.hostname, spec: { role, availability: 'active', labels: {} }, certificate, createdAtMs: now, updatedAtMs: now },
+      node: { id: nodeId, peerId: req.peerId, hostname: req.hostname, spec: { role, availability: 'active', labels: {} }, certificate, status: UNKNOWN_NODE_STATUS, description: null, createdAtMs: now, updatedAtMs: now },
       secretDigest: secretDigest(cluster.secrets[role])
     })
     if (!result.ok) return { ok: false, code: result.code, message: result.message }

@@ -5,7 +5,7 @@ import {
   defaultAdvertiseIp, isUnspecified, newObjectId, generateRootKeyPair, issueCertificate, newTokenSecret,
   type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps
 } from '../membership/index.js'
-import { Manager } from '../election/index.js'
+import { Manager, UNKNOWN_NODE_STATUS } from '../election/index.js'
 import { hostDescription, type Executor } from '../tasks/index.js'
 import type { AgentConfig } from './config.js'
 import { normalizeSwarmSpec } from './control/schemas.js'
@@ -174,7 +174,7 @@ export class Agent {
             root,
             secrets: { worker: newTokenSecret(), manager: newTokenSecret() },
             spec: req.spec,
-            node: { id: nodeId, peerId: host.peerId, hostname: addrs.hostname, spec: { role: 'manager', availability: 'active', labels: {} }, certificate, createdAtMs: now, updatedAtMs: now }
+            node: { id: nodeId, peerId: host.peerId, hostname: addrs.hostname, spec: { role: 'manager', availability: 'active', labels: {} }, certificate, status: UNKNOWN_NODE_STATUS, description: null, createdAtMs: now, updatedAtMs: now }
           }
         })
       } catch (err) {

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto'
 import type { ErrorCode } from '../../membership/index.js'
 import type { Command } from './commands.js'
 import type { NodeObject, StoreState } from './objects.js'
+import {
+  applyNodeStatus, applyServiceCreate, applyServiceRemove, applyServiceUpdate, applyTasksReconcile, applyTasksReport, applyTasksSchedule
+} from './apply-tasks.js'
 
 /** The outcome of one command, returned to whoever proposed it. */
 export type ApplyResult =
@@ -12,6 +15,10 @@ export type ApplyResult =
 export type StoreEvent =
   | { readonly kind: 'cluster', readonly id: string }
   | { readonly kind: 'node-added' | 'node-updated' | 'node-removed', readonly id: string }
+  /** A service was created, updated or removed. */
+  | { readonly kind: 'service', readonly id: string }
+  /** A task was created, changed or (`removed`) deleted; `nodeId` is its node, if it has one. */
+  | { readonly kind: 'task', readonly id: string, readonly serviceId: string, readonly nodeId: string | null, readonly removed: boolean }
 
 export interface Applied {
   readonly state: StoreState
@@ -108,5 +115,12 @@ export function applyCommand (state: StoreState, index: number, cmd: Command): A
         events: [{ kind: 'cluster', id: c.id }]
       }
     }
+    case 'node.status': return applyNodeStatus(state, index, cmd)
+    case 'service.create': return applyServiceCreate(state, index, cmd)
+    case 'service.update': return applyServiceUpdate(state, index, cmd)
+    case 'service.remove': return applyServiceRemove(state, index, cmd)
+    case 'tasks.reconcile': return applyTasksReconcile(state, index, cmd)
+    case 'tasks.schedule': return applyTasksSchedule(state, index, cmd)
+    case 'tasks.report': return applyTasksReport(state, index, cmd)
   }
 }

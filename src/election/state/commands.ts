@@ -1,6 +1,25 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
-import { FlotillaError, type NodeRole } from '../../membership/index.js'
+import { FlotillaError, type NodeDescription, type NodeRole } from '../../membership/index.js'
+import type { AllocatedPort } from '../../tasks/allocator/index.js'
+import type { TaskState } from '../../tasks/executor/index.js'
+import type { NewTask, ServiceObject, ServiceSpec, TaskDeletion, TaskUpdate } from '../../tasks/orchestrator/index.js'
 import type { ClusterObject, NodeObject, NodeSpec } from './objects.js'
+
+/** The scheduler's decision for one task: a node, or why none (the pending task's message). */
+export type TaskPlacement =
+  | { readonly id: string, readonly version: number, readonly nodeId: string }
+  | { readonly id: string, readonly version: number, readonly pending: string }
+
+/** A state change a node's executor reported for one of its tasks. */
+export interface TaskReport {
+  readonly id: string
+  readonly state: TaskState
+  /** When the node saw the change (ms, its own clock). */
+  readonly timestampMs: number
+  readonly message: string
+  readonly err: string | null
+  readonly exitCode: number | null
+}
 
 /**
  * Commands carried in `normal` Raft entries. The proposer fills in everything random or
@@ -15,6 +34,22 @@ export type Command =
   | { readonly op: 'node.certificate', readonly id: string, readonly certificate: Uint8Array, readonly nowMs: number }
   | { readonly op: 'node.remove', readonly id: string, readonly nowMs: number }
   | { readonly op: 'cluster.update', readonly version: number, readonly spec: Readonly<Record<string, unknown>>, readonly secrets: { readonly worker: string, readonly manager: string }, readonly nowMs: number }
+  /** The dispatcher's view of a node: ready (with what its executor describes) or down. */
+  | { readonly op: 'node.status', readonly id: string, readonly state: 'ready' | 'down', readonly message: string, readonly description: NodeDescription | null, readonly nowMs: number }
+  /** Names and published ports are re-checked at apply: of two racing creates, the second is refused. */
+  | { readonly op: 'service.create', readonly service: Omit<ServiceObject, 'version'> }
+  | { readonly op: 'service.update', readonly id: string, readonly version: number, readonly spec: ServiceSpec, readonly ports: readonly AllocatedPort[], readonly nowMs: number }
+  /** Removes the service and asks every task of it to be removed (desired state 'remove'). */
+  | { readonly op: 'service.remove', readonly id: string, readonly nowMs: number }
+  /**
+   * The orchestrator's pass over one service, all or nothing: refused when the service moved past
+   * `serviceVersion` or any updated or deleted task moved past its version (it then reconciles again).
+   */
+  | { readonly op: 'tasks.reconcile', readonly serviceId: string, readonly serviceVersion: number | null, readonly create: readonly NewTask[], readonly update: readonly TaskUpdate[], readonly delete: readonly TaskDeletion[] }
+  /** The scheduler's pass: each placement applies on its own, skipped when its task moved on. */
+  | { readonly op: 'tasks.schedule', readonly placements: readonly TaskPlacement[], readonly nowMs: number }
+  /** A node's batched task reports: applied only to its own tasks, and only moving forward. */
+  | { readonly op: 'tasks.report', readonly nodeId: string, readonly reports: readonly TaskReport[] }
 
 export type CommandOp = Command['op']
 

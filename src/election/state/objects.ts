@@ -1,4 +1,5 @@
-import type { NodeRole, RootKeyPair } from '../../membership/index.js'
+import type { NodeDescription, NodeRole, RootKeyPair } from '../../membership/index.js'
+import type { ServiceObject, TaskObject } from '../../tasks/orchestrator/index.js'
 
 /**
  * The cluster objects the replicated store holds (SwarmKit's store, trimmed to what flotilla serves).
@@ -24,6 +25,17 @@ export interface NodeSpec {
   readonly labels: Readonly<Record<string, string>>
 }
 
+/**
+ * A node's status as the leader's dispatcher last wrote it (Docker's NodeStatus.State): 'unknown' until
+ * its first session, 'ready' while its session heartbeats arrive, 'down' once they stopped.
+ */
+export interface NodeStatus {
+  readonly state: 'unknown' | 'ready' | 'down'
+  readonly message: string
+  /** When the state was reached (ms, the leader's clock). */
+  readonly sinceMs: number
+}
+
 export interface NodeObject {
   readonly id: string
   /** The libp2p peer the node's certificate binds. */
@@ -32,6 +44,9 @@ export interface NodeObject {
   readonly spec: NodeSpec
   /** The node's current certificate; reissued by the leader when its role changes. */
   readonly certificate: Uint8Array
+  readonly status: NodeStatus
+  /** The node's platform, resources and engine, as its executor described it on its session; null until then. */
+  readonly description: NodeDescription | null
   readonly version: number
   readonly createdAtMs: number
   readonly updatedAtMs: number
@@ -50,6 +65,10 @@ export interface StoreState {
   readonly cluster: ClusterObject | null
   readonly nodes: ReadonlyMap<string, NodeObject>
   readonly revoked: ReadonlyMap<string, RevokedNode>
+  readonly services: ReadonlyMap<string, ServiceObject>
+  readonly tasks: ReadonlyMap<string, TaskObject>
 }
 
-export const EMPTY_STATE: StoreState = { index: 0, cluster: null, nodes: new Map(), revoked: new Map() }
+export const EMPTY_STATE: StoreState = { index: 0, cluster: null, nodes: new Map(), revoked: new Map(), services: new Map(), tasks: new Map() }
+
+export const UNKNOWN_NODE_STATUS: NodeStatus = { state: 'unknown', message: '', sinceMs: 0 }

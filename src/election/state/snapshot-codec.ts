@@ -1,10 +1,19 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError } from '../../membership/index.js'
-import type { ClusterObject, NodeObject, RevokedNode, StoreState } from './objects.js'
+import type { ServiceObject, TaskObject } from '../../tasks/orchestrator/index.js'
+import { UNKNOWN_NODE_STATUS, type ClusterObject, type NodeObject, type RevokedNode, type StoreState } from './objects.js'
 
 /** The store as Raft snapshot data: msgpack of plain arrays (Maps do not survive every codec). */
 export function encodeStore (state: StoreState): Uint8Array {
-  return encode({ v: 1, index: state.index, cluster: state.cluster, nodes: [...state.nodes.values()], revoked: [...state.revoked.values()] })
+  return encode({
+    v: 1,
+    index: state.index,
+    cluster: state.cluster,
+    nodes: [...state.nodes.values()],
+    revoked: [...state.revoked.values()],
+    services: [...state.services.values()],
+    tasks: [...state.tasks.values()]
+  })
 }
 
 const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
@@ -20,7 +29,12 @@ export function decodeStore (bytes: Uint8Array): StoreState {
     cluster: cluster === null
       ? null
       : { ...cluster, root: { publicKeyDer: new Uint8Array(cluster.root.publicKeyDer), privateKeyDer: new Uint8Array(cluster.root.privateKeyDer) } },
-    nodes: new Map((v.nodes as NodeObject[]).map(n => [n.id, { ...n, certificate: new Uint8Array(n.certificate) }])),
-    revoked: new Map((v.revoked as RevokedNode[]).map(r => [r.id, r]))
+    // Snapshots taken before services existed lack a node's status, description, services and tasks.
+    nodes: new Map((v.nodes as NodeObject[]).map(n => [n.id, {
+      ...n, certificate: new Uint8Array(n.certificate), status: n.status ?? UNKNOWN_NODE_STATUS, description: n.description ?? null
+    }])),
+    revoked: new Map((v.revoked as RevokedNode[]).map(r => [r.id, r])),
+    services: new Map((Array.isArray(v.services) ? v.services as ServiceObject[] : []).map(s => [s.id, s])),
+    tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, t]))
   }
 }

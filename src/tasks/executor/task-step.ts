@@ -45,7 +45,8 @@ export function isTerminal (state: TaskState): boolean {
 
 /** The controller call that moves a task on from `state` towards `desired` ('none' for pure transitions and settled tasks). */
 export function actionFor (state: TaskState, desired: DesiredState): ControllerAction {
-  if (desired === 'shutdown') return isTerminal(state) ? 'remove' : 'shutdown'
+  if (desired === 'remove') return isTerminal(state) ? 'remove' : 'shutdown'
+  if (desired === 'shutdown') return isTerminal(state) ? 'none' : 'shutdown'
   switch (state) {
     case 'preparing': return 'prepare'
     case 'starting': return 'start'

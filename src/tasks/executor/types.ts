@@ -11,8 +11,13 @@ export const TASK_STATES = [
 ] as const
 export type TaskState = typeof TASK_STATES[number]
 
-/** What the orchestrator wants of a task; the executor only ever sees these two (Swarm's 'remove' comes later). */
-export type DesiredState = 'running' | 'shutdown'
+/**
+ * What the orchestrator wants of a task (SwarmKit's desired states RUNNING, SHUTDOWN, REMOVE). A task
+ * shut down keeps its stopped container while the task stays in the store's history, as Docker's
+ * `docker ps -a` shows; 'remove' (its service was removed, or the task left the node's assignments)
+ * also removes the container.
+ */
+export type DesiredState = 'running' | 'shutdown' | 'remove'
 
 /** A call on a task's controller. */
 export type ControllerCall = 'prepare' | 'start' | 'wait' | 'shutdown' | 'remove'

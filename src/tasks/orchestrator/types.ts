@@ -5,6 +5,7 @@
  */
 import type { ContainerSpec, DesiredState, TaskResources, TaskState } from '../executor/index.js'
 import type { PlacementPreference, PortProtocol, SchedulerNode } from '../scheduler/index.js'
+import type { AllocatedPort } from '../allocator/index.js'
 
 /** Docker's RestartPolicy.Condition. */
 export type RestartCondition = 'none' | 'on-failure' | 'any'
@@ -82,6 +83,8 @@ export interface ServiceObject {
   readonly createdAtMs: number
   readonly updatedAtMs: number
   readonly spec: ServiceSpec
+  /** Docker's Service.Endpoint: the spec's ports with every PublishedPort assigned (src/tasks/allocator). */
+  readonly endpoint: { readonly ports: readonly AllocatedPort[] }
 }
 
 /** A task's observed state. The orchestrator writes 'new' at creation and 'orphaned'; the agent the rest. */
@@ -100,6 +103,8 @@ export interface TaskStatus {
 export interface TaskObject {
   readonly id: string
   readonly serviceId: string
+  /** The service's name when the task was made: its container is named after it. */
+  readonly serviceName: string
   /** `<service>.<slot>` for a replicated task, `<service>.<nodeId>` for a global one. */
   readonly name: string
   /** The replica's slot (from 1); null for a global service's task. */
@@ -111,6 +116,10 @@ export interface TaskObject {
   readonly status: TaskStatus
   /** The `version` of the service this task was made from. */
   readonly specVersion: number
+  /** The service's TaskTemplate at `specVersion` (SwarmKit's Task.Spec): what the node runs, whatever the service becomes. */
+  readonly spec: TaskTemplate
+  /** The service's allocated ports at `specVersion`, published in host mode on the task's node. */
+  readonly ports: readonly AllocatedPort[]
   /**
    * A restart's delayed start (SwarmKit's desired state READY): the task must not be started before this
    * time (ms); null when it may start at once. The scheduler may place it and the agent prepare it earlier.

@@ -80,7 +80,7 @@ describe('adopting containers after an agent restart', () => {
     const ended = resumed.wait(AbortSignal.timeout(20_000))
     await resumed.shutdown()
     expect((await ended).exitCode).toBe(137)
-    const removed = await runTask(resumed, 'shutdown', 'running')
+    const removed = await runTask(resumed, 'remove', 'running')
     expect(removed.last).toMatchObject({ state: 'shutdown', removed: true })
     expect(await containersOfTask(kept.taskId)).toEqual([])
   })

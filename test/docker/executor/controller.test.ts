@@ -92,7 +92,7 @@ describe('Docker task controller', () => {
     expect(Math.abs(statuses[1]!.timestampMs - Date.parse(info.State.StartedAt))).toBeLessThan(1000)
 
     // Shutdown interrupts the wait; SIGUSR1 is not handled by `sleep` as PID 1, so it is killed after the grace.
-    runner.setDesired('shutdown')
+    runner.setDesired('remove')
     const last = await done
     expect(last).toMatchObject({ state: 'shutdown', action: 'none', removed: true })
     expect(await controller.inspect()).toBeUndefined()
@@ -120,7 +120,7 @@ describe('Docker task controller', () => {
     expect((await bad.inspect())?.exitCode).toBe(1) // kept for inspection until the task is shut down
 
     // Shutting a finished task down removes its container.
-    expect((await runTask(bad, 'shutdown', 'failed')).last).toMatchObject({ state: 'failed', removed: true })
+    expect((await runTask(bad, 'remove', 'failed')).last).toMatchObject({ state: 'failed', removed: true })
     expect(await bad.inspect()).toBeUndefined()
   })
 

@@ -59,14 +59,23 @@ describe('taskStep', () => {
     // shutdown
     ['new', 'shutdown', undefined, 'new', 'shutdown'],
     ['running', 'shutdown', undefined, 'running', 'shutdown'],
-    ['running', 'shutdown', ok('shutdown'), 'shutdown', 'remove'],
-    ['ready', 'shutdown', ok('shutdown'), 'shutdown', 'remove'],
-    ['failed', 'shutdown', undefined, 'failed', 'remove'],
-    ['complete', 'shutdown', undefined, 'complete', 'remove'],
-    ['orphaned', 'shutdown', undefined, 'orphaned', 'remove'],
-    // a wait that ended as the shutdown was asked: the exit counts, then the container goes
-    ['running', 'shutdown', ok('wait', 0), 'complete', 'remove'],
-    ['running', 'shutdown', ok('wait', 137), 'failed', 'remove'],
+    // shut down: the stopped container stays (task history) until the task is removed
+    ['running', 'shutdown', ok('shutdown'), 'shutdown', 'none'],
+    ['ready', 'shutdown', ok('shutdown'), 'shutdown', 'none'],
+    ['failed', 'shutdown', undefined, 'failed', 'none'],
+    ['complete', 'shutdown', undefined, 'complete', 'none'],
+    ['orphaned', 'shutdown', undefined, 'orphaned', 'none'],
+    // a wait that ended as the shutdown was asked: the exit counts
+    ['running', 'shutdown', ok('wait', 0), 'complete', 'none'],
+    ['running', 'shutdown', ok('wait', 137), 'failed', 'none'],
+    // remove: stop first, then the container goes
+    ['running', 'remove', undefined, 'running', 'shutdown'],
+    ['running', 'remove', ok('shutdown'), 'shutdown', 'remove'],
+    ['ready', 'remove', ok('shutdown'), 'shutdown', 'remove'],
+    ['failed', 'remove', undefined, 'failed', 'remove'],
+    ['complete', 'remove', undefined, 'complete', 'remove'],
+    ['orphaned', 'remove', undefined, 'orphaned', 'remove'],
+    ['running', 'remove', ok('wait', 137), 'failed', 'remove'],
     // an interrupted wait under shutdown: stop it
     ['running', 'shutdown', fail('wait', true), 'running', 'shutdown'],
     // terminal and past-desired states do not move
@@ -104,27 +113,28 @@ describe('taskStep', () => {
 
   it('fails a task whose stop failed after it started, and rejects one that never started', () => {
     expect(taskStep({ observed: 'running', desired: 'shutdown', last: fail('shutdown', false) }))
-      .toMatchObject({ state: 'failed', action: 'remove', errorClass: 'failed' })
-    expect(taskStep({ observed: 'ready', desired: 'shutdown', last: fail('shutdown', false) }))
+      .toMatchObject({ state: 'failed', action: 'none', errorClass: 'failed' })
+    expect(taskStep({ observed: 'ready', desired: 'remove', last: fail('shutdown', false) }))
       .toMatchObject({ state: 'rejected', action: 'remove', errorClass: 'rejected' })
     expect(taskStep({ observed: 'running', desired: 'shutdown', last: fail('shutdown', true) }))
       .toMatchObject({ state: 'running', action: 'shutdown', errorClass: 'retry' })
   })
 
   it('settles once the container is removed; a failed removal is reported, and retried only when retryable', () => {
-    expect(taskStep({ observed: 'shutdown', desired: 'shutdown', last: ok('remove') }))
+    expect(taskStep({ observed: 'shutdown', desired: 'remove', last: ok('remove') }))
       .toEqual({ state: 'shutdown', action: 'none', message: 'removed', removed: true })
-    expect(taskStep({ observed: 'shutdown', desired: 'shutdown', last: fail('remove', true) }))
+    expect(taskStep({ observed: 'shutdown', desired: 'remove', last: fail('remove', true) }))
       .toMatchObject({ state: 'shutdown', action: 'remove', errorClass: 'retry' })
-    expect(taskStep({ observed: 'failed', desired: 'shutdown', last: fail('remove', false, 'driver error') }))
+    expect(taskStep({ observed: 'failed', desired: 'remove', last: fail('remove', false, 'driver error') }))
       .toEqual({ state: 'failed', action: 'none', message: 'remove', err: 'driver error', errorClass: 'failed' })
   })
 
-  it('drives a task to rejected when its image cannot be pulled, then removes it once shut down', () => {
+  it('drives a task to rejected when its image cannot be pulled, then removes it when asked', () => {
     const running = drive('new', 'running', call => call === 'prepare' ? fail('prepare', false, 'pull nope: not found') : ok(call))
     expect(running.at(-1)).toMatchObject({ state: 'rejected', action: 'none' })
     expect(running.find(s => s.errorClass === 'rejected')?.err).toBe('pull nope: not found')
-    const stopped = drive('rejected', 'shutdown', call => ok(call))
+    expect(drive('rejected', 'shutdown', call => ok(call)).map(s => [s.state, s.action])).toEqual([['rejected', 'none']])
+    const stopped = drive('rejected', 'remove', call => ok(call))
     expect(stopped.map(s => [s.state, s.action])).toEqual([['rejected', 'remove'], ['rejected', 'none']])
   })
 
@@ -133,12 +143,13 @@ describe('taskStep', () => {
     const results: Array<ControllerResult | undefined> = [undefined]
     for (const c of calls) results.push(ok(c), ok(c, 1), fail(c, true), fail(c, false))
     for (const observed of TASK_STATES) {
-      for (const desired of ['running', 'shutdown'] as const) {
+      for (const desired of ['running', 'shutdown', 'remove'] as const) {
         for (const last of results) {
           const step = taskStep({ observed, desired, ...(last === undefined ? {} : { last }) })
           expect(taskStateRank(step.state)).toBeGreaterThanOrEqual(taskStateRank(observed))
           if (isTerminal(observed)) expect(step.state).toBe(observed)
-          if (desired === 'shutdown' && step.action !== 'none') expect(['shutdown', 'remove']).toContain(step.action)
+          if (desired === 'shutdown' && step.action !== 'none') expect(step.action).toBe('shutdown')
+          if (desired === 'remove' && step.action !== 'none') expect(['shutdown', 'remove']).toContain(step.action)
         }
       }
     }
@@ -148,7 +159,7 @@ describe('taskStep', () => {
     expect(TASK_STATES.map(s => actionFor(s, 'running'))).toEqual([
       'none', 'none', 'none', 'none', 'prepare', 'none', 'start', 'wait', 'none', 'none', 'none', 'none', 'none'
     ])
-    expect(TASK_STATES.map(s => actionFor(s, 'shutdown')).filter(a => a === 'remove')).toHaveLength(5)
+    expect(TASK_STATES.map(s => actionFor(s, 'remove')).filter(a => a === 'remove')).toHaveLength(5)
     expect(classifyError('ready', false)).toBe('rejected')
     expect(classifyError('starting', false)).toBe('failed')
     expect(classifyError('running', true)).toBe('retry')

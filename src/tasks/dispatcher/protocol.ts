@@ -1,0 +1,132 @@
+/**
+ * The dispatcher session between a node and the leader (SwarmKit's dispatcher Session/Assignments/
+ * UpdateTaskStatus/Heartbeat, folded into one long-lived stream). The node opens it with its description;
+ * the leader answers with the node's full set of assignments, then sends changes as they commit. The node
+ * sends heartbeats and batched task reports. Either side may close it; the node then finds the leader
+ * again (gossip hint) and opens a new one, which starts with a full set again.
+ */
+import { isRecord } from '../../membership/index.js'
+import type { NodeDescription } from '../../membership/index.js'
+import type { AllocatedPort } from '../allocator/index.js'
+import { TASK_STATES, type DesiredState, type TaskState } from '../executor/index.js'
+import type { TaskTemplate } from '../orchestrator/index.js'
+
+export const DISPATCH_PROTOCOL = '/flotilla/dispatch/1.0.0'
+/** The largest frame either side sends: a full set of a node's assignments fits with room to spare. */
+export const MAX_DISPATCH_FRAME = 16 * 1024 * 1024
+
+/**
+ * How often a node sends a heartbeat, and how long the leader waits without hearing one before it marks
+ * the node down (Swarm: 5 s period, down after 3 missed periods plus up to 50 % jitter, 13.5–16.5 s).
+ * Short here so that a dead node's tasks run elsewhere within a few seconds.
+ */
+export const HEARTBEAT_PERIOD_MS = 500
+export const NODE_DOWN_AFTER_MS = 2000
+/** After winning an election, the leader gives every node this long to open a session before it may mark it down. */
+export const LEADER_GRACE_MS = 5000
+
+/** One task assigned to the node: all the node needs to run it (SwarmKit's Assignment of a Task). */
+export interface Assignment {
+  readonly taskId: string
+  readonly serviceId: string
+  readonly serviceName: string
+  /** The replica's slot; null for a global task. */
+  readonly slot: number | null
+  readonly desiredState: DesiredState
+  /** The task's state in the store: where a node that has no runner for it resumes from. */
+  readonly state: TaskState
+  readonly spec: TaskTemplate
+  readonly ports: readonly AllocatedPort[]
+  /** Do not start the container before this time (ms since the epoch, the leader's clock); null: at once. */
+  readonly delayUntilMs: number | null
+}
+
+/** A task state change the node reports (the store's TaskReport). */
+export interface Report {
+  readonly id: string
+  readonly state: TaskState
+  readonly timestampMs: number
+  readonly message: string
+  readonly err: string | null
+  readonly exitCode: number | null
+}
+
+/** Node → leader. */
+export type NodeMessage =
+  | { readonly t: 'open', readonly description: NodeDescription }
+  | { readonly t: 'heartbeat' }
+  /** The node's description changed (engine up or down, resources). */
+  | { readonly t: 'describe', readonly description: NodeDescription }
+  | { readonly t: 'status', readonly reports: readonly Report[] }
+
+/** Leader → node. */
+export type LeaderMessage =
+  /** `full`: `tasks` is the whole set and replaces what the node had; otherwise `tasks` changed and `removed` left the set. */
+  | { readonly t: 'assignments', readonly full: boolean, readonly tasks: readonly Assignment[], readonly removed: readonly string[] }
+  /** This manager is not (or no longer) the leader; `leaderId` is who it thinks is. */
+  | { readonly t: 'not-leader', readonly leaderId: string | null }
+
+const STATES = new Set<string>(TASK_STATES)
+
+function isDescription (v: unknown): v is NodeDescription {
+  return isRecord(v) && typeof v.os === 'string' && typeof v.arch === 'string' && typeof v.nanoCpus === 'number' &&
+    typeof v.memoryBytes === 'number' && isRecord(v.engine) && (v.engine.state === 'available' || v.engine.state === 'unavailable')
+}
+
+function isReport (v: unknown): v is Report {
+  return isRecord(v) && typeof v.id === 'string' && typeof v.state === 'string' && STATES.has(v.state) &&
+    typeof v.timestampMs === 'number' && Number.isFinite(v.timestampMs) && typeof v.message === 'string' &&
+    (v.err === null || typeof v.err === 'string') && (v.exitCode === null || (typeof v.exitCode === 'number' && Number.isInteger(v.exitCode)))
+}
+
+/** The largest number of reports one status frame may carry. */
+export const MAX_REPORTS_PER_FRAME = 10_000
+
+/** A node's frame, checked field by field (it comes off the network), or null when malformed. */
+export function parseNodeMessage (v: unknown): NodeMessage | null {
+  if (!isRecord(v)) return null
+  switch (v.t) {
+    case 'open': case 'describe':
+      return isDescription(v.description) ? { t: v.t, description: v.description } : null
+    case 'heartbeat':
+      return { t: 'heartbeat' }
+    case 'status':
+      return Array.isArray(v.reports) && v.reports.length <= MAX_REPORTS_PER_FRAME && v.reports.every(isReport)
+        ? { t: 'status', reports: v.reports }
+        : null
+    default:
+      return null
+  }
+}
+
+/** The leader's frame, checked enough for the node to act on it, or null when malformed. */
+export function parseLeaderMessage (v: unknown): LeaderMessage | null {
+  if (!isRecord(v)) return null
+  if (v.t === 'not-leader') return { t: 'not-leader', leaderId: typeof v.leaderId === 'string' ? v.leaderId : null }
+  if (v.t !== 'assignments' || typeof v.full !== 'boolean' || !Array.isArray(v.tasks) || !Array.isArray(v.removed)) return null
+  if (!v.removed.every(r => typeof r === 'string')) return null
+  const ok = v.tasks.every(a => isRecord(a) && typeof a.taskId === 'string' && typeof a.serviceName === 'string' &&
+    (a.desiredState === 'running' || a.desiredState === 'shutdown' || a.desiredState === 'remove') &&
+    typeof a.state === 'string' && STATES.has(a.state) && isRecord(a.spec) && isRecord(a.spec.ContainerSpec) && Array.isArray(a.ports))
+  return ok ? v as unknown as LeaderMessage : null
+}
+
+/**
+ * One open session, as the node sees it. `send` queues a frame (it never blocks the caller); the link
+ * reports each leader frame to the `onMessage` it was opened with and its end to `onClose`, once.
+ */
+export interface DispatcherLink {
+  send(msg: NodeMessage): void
+  close(): void
+}
+
+export interface LinkHandlers {
+  readonly onMessage: (msg: LeaderMessage) => void
+  readonly onClose: (reason: string) => void
+}
+
+/**
+ * Open a session with the current leader: over libp2p to another node, or in-process when this node
+ * is the leader. Rejects when no leader is known or reachable (the worker retries).
+ */
+export type ConnectDispatcher = (handlers: LinkHandlers) => Promise<DispatcherLink>

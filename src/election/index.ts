@@ -1,5 +1,5 @@
 /** The election layer: Raft among managers, its storage and transport, and the replicated cluster store. */
-export { Manager, check, type ManagerDeps, type ManagerStart, type ClusterMaterial, type SessionAnswer } from './manager.js'
+export { Manager, check, type ManagerDeps, type ManagerStart, type ClusterMaterial, type SessionAnswer, type LeaderRole } from './manager.js'
 export { ClusterStore } from './state/store.js'
 export { UNKNOWN_NODE_STATUS, type StoreState, type NodeObject, type NodeStatus, type ClusterObject, type NodeSpec, type Availability } from './state/objects.js'
 export type { Command, TaskPlacement, TaskReport } from './state/commands.js'

@@ -42,6 +42,16 @@ export interface ManagerDeps {
   readonly timing?: RaftTiming
   /** The Raft node failed (storage, apply): the agent must stop, not run on as a broken manager. */
   readonly onFatal: (err: unknown) => void
+  /**
+   * Start what runs on the leader only (dispatcher, orchestrator, scheduler), once this manager leads
+   * and its store holds every committed entry; the returned role is stopped when leadership is lost.
+   */
+  readonly lead?: (manager: Manager) => LeaderRole
+}
+
+/** The leader-only components, as the manager starts and stops them. */
+export interface LeaderRole {
+  stop(): void
 }
 
 /** What the leader tells a node about itself on its session poll. */
@@ -64,6 +74,9 @@ export function check (result: ApplyResult): void {
  */
 export class Manager {
   private readonly log: Logger
+  private leading: LeaderRole | null = null
+  private becomingLeader = false
+  private stopped = false
 
   private constructor (
     private readonly deps: ManagerDeps,
@@ -112,7 +125,10 @@ export class Manager {
     }, initial)
     const reconciler = new Reconciler(raft, store, deps.membership, deps.logger, deps.now)
     const m = new Manager(deps, store, raft, reconciler)
-    raft.onSoftState(s => { deps.membership.setLocalLeader(s.leader) })
+    raft.onSoftState(s => {
+      deps.membership.setLocalLeader(s.leader)
+      m.followLeadership()
+    })
     await raft.start(raw => isValidMessage(raw) ? raw : null)
     await m.serveSessions()
     reconciler.start()
@@ -126,6 +142,38 @@ export class Manager {
 
   get isLeader (): boolean {
     return this.raft.isLeader
+  }
+
+  /**
+   * Start the leader role after winning an election, stop it after losing one. The role starts only
+   * after a read barrier: a new leader may not yet have applied entries its predecessor committed, and
+   * an orchestrator reading that older store would create tasks twice.
+   */
+  private followLeadership (): void {
+    if (this.deps.lead === undefined || this.stopped) return
+    if (!this.raft.isLeader) {
+      if (this.leading !== null) {
+        this.log.info('lost leadership; stopping the leader role')
+        this.leading.stop()
+        this.leading = null
+      }
+      return
+    }
+    if (this.leading !== null || this.becomingLeader) return
+    this.becomingLeader = true
+    const lead = this.deps.lead
+    this.raft.readBarrier()
+      .then(() => {
+        if (this.stopped || !this.raft.isLeader || this.leading !== null) return
+        this.log.info('leading: dispatcher, orchestrator and scheduler started')
+        this.leading = lead(this)
+      })
+      .catch((err: unknown) => { this.log.debug('read barrier before leading failed', { err: (err as Error).message }) })
+      .finally(() => {
+        this.becomingLeader = false
+        // Leadership may have changed while the barrier was pending (either way).
+        if (!this.stopped && this.raft.isLeader !== (this.leading !== null)) setTimeout(() => { this.followLeadership() }, 50).unref()
+      })
   }
 
   get leaderId (): string | null {
@@ -251,6 +299,9 @@ export class Manager {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
+    this.leading?.stop()
+    this.leading = null
     this.deps.membership.setAuthority(null)
     this.deps.membership.setLocalLeader(null)
     this.reconciler.stop()

@@ -1,0 +1,219 @@
+/**
+ * The dispatcher on the leader (SwarmKit manager/dispatcher): one session per node. It sends each node
+ * its assignments (the full set when the session opens, then what changed, coalesced per tick), takes
+ * the node's batched task reports into the store, and marks a node down when its heartbeats stop, which
+ * makes the orchestrator move its tasks.
+ */
+import { asFlotillaError, type Logger, type NodeDescription } from '../../membership/index.js'
+import type { StoreEvent, TaskReport } from '../../election/index.js'
+import type { LeaderDeps } from '../leader/store-view.js'
+import { assignmentOf, assignmentsOf, isAssignedTo } from './assignments.js'
+import { LEADER_GRACE_MS, NODE_DOWN_AFTER_MS, type Assignment, type LeaderMessage, type NodeMessage } from './protocol.js'
+
+export interface DispatcherTiming {
+  readonly downAfterMs: number
+  readonly graceMs: number
+}
+
+export const DEFAULT_DISPATCHER_TIMING: DispatcherTiming = { downAfterMs: NODE_DOWN_AFTER_MS, graceMs: LEADER_GRACE_MS }
+
+/** The leader's end of one node's session. */
+export interface DispatcherSession {
+  /** A frame from the node, already parsed (`parseNodeMessage`). */
+  receive(msg: NodeMessage): void
+  /** The stream ended. */
+  closed(): void
+}
+
+interface Session {
+  readonly nodeId: string
+  readonly send: (msg: LeaderMessage) => void
+  readonly close: (reason: string) => void
+  opened: boolean
+  /** What the node was last told of each task's desired state: changes to anything else need not be sent. */
+  readonly told: Map<string, string>
+  readonly dirty: Set<string>
+}
+
+export class Dispatcher {
+  private readonly log: Logger
+  private readonly sessions = new Map<string, Session>()
+  /** When each node must be heard from next (ms), or it is marked down. */
+  private readonly deadlines = new Map<string, number>()
+  /** Nodes whose 'down' write is in flight, so that the monitor writes it once. */
+  private readonly markingDown = new Set<string>()
+  private readonly reports = new Map<string, TaskReport[]>()
+  private reporting = false
+  private flushScheduled = false
+  private monitor: NodeJS.Timeout | null = null
+  private unwatch: (() => void) | null = null
+  private stopped = false
+
+  constructor (private readonly deps: LeaderDeps, private readonly timing: DispatcherTiming = DEFAULT_DISPATCHER_TIMING) {
+    this.log = deps.logger.child('dispatcher')
+  }
+
+  start (): void {
+    const grace = this.deps.now() + this.timing.graceMs
+    for (const id of this.deps.store.state.nodes.keys()) this.deadlines.set(id, grace)
+    this.unwatch = this.deps.store.watch(events => { this.onEvents(events) })
+    this.monitor = setInterval(() => { this.checkHeartbeats() }, Math.max(50, Math.floor(this.timing.downAfterMs / 8)))
+    this.monitor.unref()
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.unwatch?.()
+    if (this.monitor !== null) clearInterval(this.monitor)
+    for (const s of this.sessions.values()) s.close('this manager is no longer the leader')
+    this.sessions.clear()
+  }
+
+  /**
+   * A node opened a session (its certificate already checked). A second session of the same node
+   * replaces the first (the node reconnected before the old stream was seen to end).
+   */
+  open (nodeId: string, send: (msg: LeaderMessage) => void, close: (reason: string) => void): DispatcherSession {
+    const session: Session = { nodeId, send, close, opened: false, told: new Map(), dirty: new Set() }
+    const previous = this.sessions.get(nodeId)
+    if (previous !== undefined) previous.close('replaced by a newer session')
+    this.sessions.set(nodeId, session)
+    return {
+      receive: msg => { this.receive(session, msg) },
+      closed: () => { if (this.sessions.get(nodeId) === session) this.sessions.delete(nodeId) }
+    }
+  }
+
+  private receive (s: Session, msg: NodeMessage): void {
+    if (this.stopped || this.sessions.get(s.nodeId) !== s) return
+    const node = this.deps.store.state.nodes.get(s.nodeId)
+    if (node === undefined) {
+      s.close(`node ${s.nodeId} is not in the cluster`)
+      return
+    }
+    this.deadlines.set(s.nodeId, this.deps.now() + this.timing.downAfterMs)
+    switch (msg.t) {
+      case 'open':
+        if (s.opened) return
+        s.opened = true
+        this.markReady(s.nodeId, msg.description)
+        this.sendFull(s)
+        return
+      case 'describe':
+        this.markReady(s.nodeId, msg.description)
+        return
+      case 'heartbeat':
+        if (node.status.state !== 'ready') this.markReady(s.nodeId, null)
+        return
+      case 'status':
+        if (msg.reports.length === 0) return
+        this.reports.set(s.nodeId, [...(this.reports.get(s.nodeId) ?? []), ...msg.reports])
+        this.flushReports()
+    }
+  }
+
+  private sendFull (s: Session): void {
+    const tasks = assignmentsOf(this.deps.store.state, s.nodeId)
+    s.told.clear()
+    for (const a of tasks) s.told.set(a.taskId, a.desiredState)
+    s.dirty.clear()
+    s.send({ t: 'assignments', full: true, tasks, removed: [] })
+  }
+
+  /** Write the node ready (with its description when it changed), unless the store says so already. */
+  private markReady (nodeId: string, description: NodeDescription | null): void {
+    const node = this.deps.store.state.nodes.get(nodeId)
+    if (node === undefined) return
+    const sameDescription = description === null || JSON.stringify(description) === JSON.stringify(node.description)
+    if (node.status.state === 'ready' && sameDescription) return
+    this.write({ op: 'node.status', id: nodeId, state: 'ready', message: '', description, nowMs: this.deps.now() }, `mark node ${nodeId} ready`)
+  }
+
+  private checkHeartbeats (): void {
+    const now = this.deps.now()
+    for (const node of this.deps.store.state.nodes.values()) {
+      if (node.status.state !== 'ready' || this.markingDown.has(node.id)) continue
+      const deadline = this.deadlines.get(node.id)
+      if (deadline === undefined) {
+        this.deadlines.set(node.id, now + this.timing.graceMs)
+        continue
+      }
+      if (now < deadline) continue
+      this.markingDown.add(node.id)
+      this.log.info('node stopped sending heartbeats; marking it down', { node: node.id, silentMs: now - deadline + this.timing.downAfterMs })
+      this.deps.propose({ op: 'node.status', id: node.id, state: 'down', message: 'heartbeat failure', description: null, nowMs: now })
+        .catch((err: unknown) => { this.log.debug('could not mark node down', { node: node.id, err: asFlotillaError(err).message }) })
+        .finally(() => { this.markingDown.delete(node.id) })
+    }
+  }
+
+  private write (cmd: Parameters<LeaderDeps['propose']>[0], what: string): void {
+    this.deps.propose(cmd).catch((err: unknown) => { if (!this.stopped) this.log.debug(`could not ${what}`, { err: asFlotillaError(err).message }) })
+  }
+
+  /** Take the queued reports into the store: one entry per node, one round of entries at a time. */
+  private flushReports (): void {
+    if (this.reporting || this.reports.size === 0 || this.stopped) return
+    this.reporting = true
+    const batch = [...this.reports]
+    this.reports.clear()
+    const writes = batch.map(async ([nodeId, reports]) => {
+      await this.deps.propose({ op: 'tasks.report', nodeId, reports: latestPerTask(reports) })
+    })
+    Promise.allSettled(writes).then(results => {
+      for (const r of results) if (r.status === 'rejected' && !this.stopped) this.log.debug('could not record task reports', { err: asFlotillaError(r.reason).message })
+    }).finally(() => {
+      this.reporting = false
+      this.flushReports()
+    })
+  }
+
+  private onEvents (events: readonly StoreEvent[]): void {
+    let any = false
+    for (const e of events) {
+      if (e.kind === 'node-removed') {
+        this.sessions.get(e.id)?.close(`node ${e.id} was removed from the cluster`)
+        this.deadlines.delete(e.id)
+        continue
+      }
+      if (e.kind !== 'task' || e.nodeId === null) continue
+      const s = this.sessions.get(e.nodeId)
+      if (s === undefined || !s.opened) continue
+      s.dirty.add(e.id)
+      any = true
+    }
+    if (any && !this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => { this.flushScheduled = false; this.sendChanges() })
+    }
+  }
+
+  /** Tell each node what changed in its set since it was last told: new tasks, new desired states, removals. */
+  private sendChanges (): void {
+    const state = this.deps.store.state
+    for (const s of this.sessions.values()) {
+      if (s.dirty.size === 0) continue
+      const tasks: Assignment[] = []
+      const removed: string[] = []
+      for (const id of s.dirty) {
+        const t = state.tasks.get(id)
+        if (t !== undefined && isAssignedTo(t, s.nodeId)) {
+          if (s.told.get(id) === t.desiredState) continue
+          s.told.set(id, t.desiredState)
+          tasks.push(assignmentOf(t))
+        } else if (s.told.delete(id)) {
+          removed.push(id)
+        }
+      }
+      s.dirty.clear()
+      if (tasks.length > 0 || removed.length > 0) s.send({ t: 'assignments', full: false, tasks, removed })
+    }
+  }
+}
+
+/** A node's reports of one task, folded to the furthest along (the store takes only forward moves anyway). */
+function latestPerTask (reports: readonly TaskReport[]): TaskReport[] {
+  const byTask = new Map<string, TaskReport>()
+  for (const r of reports) byTask.set(r.id, r)
+  return [...byTask.values()]
+}

@@ -1,0 +1,149 @@
+/**
+ * The orchestrator on the leader: runs the pure `reconcile` for every service whose service, tasks or
+ * nodes changed, and writes each result as one `tasks.reconcile` entry (all or nothing; refused when a
+ * task moved on meanwhile, and then reconciled again from the newer state). Also reaps the tasks of
+ * removed services. One timer per service serves `nextWakeMs` (restart delays, orphaning).
+ */
+import { FlotillaError, asFlotillaError, newObjectId, type Logger } from '../../membership/index.js'
+import type { Command, StoreEvent, StoreState } from '../../election/index.js'
+import { isTerminal } from '../executor/index.js'
+import { reconcile, type TaskDeletion, type TaskObject } from '../orchestrator/index.js'
+import { orchestratorNode } from './views.js'
+import { MAX_TASKS_PER_ENTRY, type LeaderDeps } from './store-view.js'
+
+/**
+ * The writes that reconcile `serviceId` at `nowMs`: none when nothing is to be done. A task of a removed
+ * service is deleted once it has ended, or at once when its node is gone or down (nothing will report on it).
+ */
+export function orchestrationPass (state: StoreState, serviceId: string, nowMs: number, newId: () => string): { commands: Command[], nextWakeMs: number | null } {
+  const service = state.services.get(serviceId)
+  const tasks = [...state.tasks.values()].filter(t => t.serviceId === serviceId)
+  if (service === undefined) {
+    const doomed: TaskDeletion[] = tasks.filter(t => reapable(state, t)).map(t => ({ id: t.id, version: t.version }))
+    return { commands: chunks(doomed).map(d => ({ op: 'tasks.reconcile', serviceId, serviceVersion: null, create: [], update: [], delete: d })), nextWakeMs: null }
+  }
+  const nodes = [...state.nodes.values()].map(orchestratorNode)
+  const r = reconcile({ service, tasks, nodes, nowMs, newId })
+  if (r.create.length + r.update.length + r.delete.length === 0) return { commands: [], nextWakeMs: r.nextWakeMs }
+  // One entry when it fits (the common case, and all-or-nothing); a scale to thousands is split, each
+  // part still checked against the service version and the tasks it touches.
+  const commands: Command[] = []
+  const creates = chunks(r.create)
+  const updates = chunks(r.update)
+  const deletes = chunks(r.delete)
+  const n = Math.max(creates.length, updates.length, deletes.length)
+  for (let i = 0; i < n; i++) {
+    commands.push({ op: 'tasks.reconcile', serviceId, serviceVersion: service.version, create: creates[i] ?? [], update: updates[i] ?? [], delete: deletes[i] ?? [] })
+  }
+  return { commands, nextWakeMs: r.nextWakeMs }
+}
+
+function reapable (state: StoreState, t: TaskObject): boolean {
+  if (isTerminal(t.status.state) || t.nodeId === null) return true
+  const node = state.nodes.get(t.nodeId)
+  return node === undefined || node.status.state !== 'ready'
+}
+
+function chunks<T> (xs: readonly T[]): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < xs.length; i += MAX_TASKS_PER_ENTRY) out.push(xs.slice(i, i + MAX_TASKS_PER_ENTRY))
+  return out
+}
+
+export class OrchestratorDriver {
+  private readonly log: Logger
+  private unwatch: (() => void) | null = null
+  private readonly dirty = new Set<string>()
+  private readonly timers = new Map<string, { atMs: number, timer: NodeJS.Timeout }>()
+  private running = false
+  private stopped = false
+
+  constructor (private readonly deps: LeaderDeps, private readonly newId: () => string = newObjectId) {
+    this.log = deps.logger.child('orchestrator')
+  }
+
+  start (): void {
+    this.unwatch = this.deps.store.watch((events, state) => { this.onEvents(events, state) })
+    this.markAll(this.deps.store.state)
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.unwatch?.()
+    for (const t of this.timers.values()) clearTimeout(t.timer)
+    this.timers.clear()
+  }
+
+  private markAll (state: StoreState): void {
+    for (const id of state.services.keys()) this.dirty.add(id)
+    // Tasks of services removed before this leader took over.
+    for (const t of state.tasks.values()) if (!state.services.has(t.serviceId)) this.dirty.add(t.serviceId)
+    this.kick()
+  }
+
+  private onEvents (events: readonly StoreEvent[], state: StoreState): void {
+    for (const e of events) {
+      if (e.kind === 'service') this.dirty.add(e.id)
+      else if (e.kind === 'task') this.dirty.add(e.serviceId)
+      else if (e.kind === 'node-added' || e.kind === 'node-updated' || e.kind === 'node-removed' || e.kind === 'cluster') {
+        this.markAll(state)
+        return
+      }
+    }
+    this.kick()
+  }
+
+  private kick (): void {
+    if (this.running || this.stopped || this.dirty.size === 0) return
+    this.running = true
+    setImmediate(() => {
+      this.loop().catch((err: unknown) => { this.log.warn('orchestration failed', { err: asFlotillaError(err).message }) })
+        .finally(() => { this.running = false; this.kick() })
+    })
+  }
+
+  private async loop (): Promise<void> {
+    while (this.dirty.size > 0 && !this.stopped) {
+      const ids = [...this.dirty]
+      this.dirty.clear()
+      const state = this.deps.store.state
+      const now = this.deps.now()
+      const writes: Array<Promise<void>> = []
+      for (const id of ids) {
+        let pass
+        try {
+          pass = orchestrationPass(state, id, now, this.newId)
+        } catch (err) {
+          // A spec the API let through but the core refuses: logged, not retried until the service changes.
+          this.log.warn('cannot reconcile service', { service: id, err: asFlotillaError(err).message })
+          continue
+        }
+        this.wakeAt(id, pass.nextWakeMs)
+        for (const cmd of pass.commands) {
+          writes.push(this.deps.propose(cmd).catch((err: unknown) => {
+            const e = asFlotillaError(err)
+            // Refused because something moved on: reconcile again from the newer state.
+            if (e instanceof FlotillaError && e.code === 'conflict') this.dirty.add(id)
+            else if (!this.stopped) this.log.debug('orchestration write failed', { service: id, err: e.message })
+          }))
+        }
+      }
+      await Promise.all(writes)
+    }
+  }
+
+  private wakeAt (serviceId: string, atMs: number | null): void {
+    const existing = this.timers.get(serviceId)
+    if (existing !== undefined && (atMs === null || existing.atMs !== atMs)) {
+      clearTimeout(existing.timer)
+      this.timers.delete(serviceId)
+    }
+    if (atMs === null || this.timers.has(serviceId)) return
+    const timer = setTimeout(() => {
+      this.timers.delete(serviceId)
+      this.dirty.add(serviceId)
+      this.kick()
+    }, Math.max(0, atMs - this.deps.now()))
+    this.timers.set(serviceId, { atMs, timer })
+  }
+}

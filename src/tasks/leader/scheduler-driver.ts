@@ -1,0 +1,84 @@
+/**
+ * The scheduler on the leader (SwarmKit manager/scheduler): whenever tasks wait for a node or the nodes
+ * change, one pass of the pure `scheduleBatch` over every waiting task, written back as `tasks.schedule`
+ * entries. A 1,000-task service is one pass and a couple of entries, not 1,000 round trips.
+ */
+import { asFlotillaError, type Logger } from '../../membership/index.js'
+import type { StoreEvent, StoreState, TaskPlacement } from '../../election/index.js'
+import { scheduleBatch } from '../scheduler/index.js'
+import { holdsNode, needsPlacement, placedTask, schedulerNode, taskToPlace } from './views.js'
+import { MAX_TASKS_PER_ENTRY, type LeaderDeps } from './store-view.js'
+
+/** The placements one pass over `state` decides, leaving out a pending task whose reason did not change. */
+export function schedulingPass (state: StoreState): TaskPlacement[] {
+  const waiting = [...state.tasks.values()].filter(needsPlacement)
+  if (waiting.length === 0) return []
+  const nodes = [...state.nodes.values()].map(schedulerNode)
+  const placed = [...state.tasks.values()].filter(holdsNode).map(placedTask)
+  const result = scheduleBatch(nodes, placed, waiting.map(taskToPlace))
+  const out: TaskPlacement[] = []
+  for (const a of result.assignments) {
+    const t = state.tasks.get(a.taskId)!
+    out.push({ id: t.id, version: t.version, nodeId: a.nodeId })
+  }
+  for (const u of result.unschedulable) {
+    const t = state.tasks.get(u.taskId)!
+    if (t.status.state === 'pending' && t.status.err === u.message) continue
+    out.push({ id: t.id, version: t.version, pending: u.message })
+  }
+  return out
+}
+
+export class SchedulerDriver {
+  private readonly log: Logger
+  private unwatch: (() => void) | null = null
+  private dirty = false
+  private running = false
+  private stopped = false
+
+  constructor (private readonly deps: LeaderDeps) {
+    this.log = deps.logger.child('scheduler')
+  }
+
+  start (): void {
+    this.unwatch = this.deps.store.watch(events => { if (events.some(relevant)) this.kick() })
+    this.kick()
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.unwatch?.()
+  }
+
+  private kick (): void {
+    this.dirty = true
+    if (this.running || this.stopped) return
+    this.running = true
+    // setImmediate: the events of one applied batch of entries are taken in one pass.
+    setImmediate(() => { this.loop().catch(() => {}).finally(() => { this.running = false; if (this.dirty && !this.stopped) this.kick() }) })
+  }
+
+  private async loop (): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false
+      const started = performance.now()
+      const placements = schedulingPass(this.deps.store.state)
+      if (placements.length === 0) continue
+      const assigned = placements.filter(p => 'nodeId' in p).length
+      this.log.debug('scheduling pass', { assigned, pending: placements.length - assigned, ms: Math.round(performance.now() - started) })
+      const writes: Array<Promise<void>> = []
+      for (let i = 0; i < placements.length; i += MAX_TASKS_PER_ENTRY) {
+        writes.push(this.deps.propose({ op: 'tasks.schedule', placements: placements.slice(i, i + MAX_TASKS_PER_ENTRY), nowMs: this.deps.now() }))
+      }
+      const results = await Promise.allSettled(writes)
+      for (const r of results) {
+        if (r.status === 'rejected' && !this.stopped) this.log.debug('scheduling write failed', { err: asFlotillaError(r.reason).message })
+      }
+    }
+  }
+}
+
+/** Events after which a pass may place something: a task to place, a task that freed a node, a node change. */
+function relevant (e: StoreEvent): boolean {
+  return e.kind === 'task' || e.kind === 'node-added' || e.kind === 'node-updated' || e.kind === 'node-removed' || e.kind === 'cluster'
+}

@@ -4,7 +4,7 @@
  */
 import { isTerminal } from '../executor/index.js'
 import { nodeMatches, type Constraint } from '../scheduler/index.js'
-import { newestOf, nodeCondition } from './nodes.js'
+import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
@@ -40,7 +40,7 @@ export function reconcileGlobal (
     const node = nodes.get(nodeId)
     const running = ts.filter(t => t.desiredState === 'running')
     if (node === undefined || nodeCondition(node) !== 'usable' || !nodeMatches(constraints, node)) {
-      for (const t of running) plan.shutdown(t)
+      for (const t of running) plan.shutdown(t, lostWithNode(t, nodes))
       continue
     }
     const live: TaskObject[] = []

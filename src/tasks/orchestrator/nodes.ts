@@ -39,6 +39,13 @@ export function orphanTasks (plan: Plan, tasks: readonly TaskObject[], nodes: Re
   }
 }
 
+/** Whether the task's node is down or gone: what it runs there is lost to the cluster (see Plan.shutdown). */
+export function lostWithNode (t: TaskObject, nodes: ReadonlyMap<string, OrchestratorNode>): boolean {
+  if (t.nodeId === null) return false
+  const c = nodeCondition(nodes.get(t.nodeId))
+  return c === 'down' || c === 'removed'
+}
+
 /** The newest of a non-empty list of tasks. */
 export function newestOf (tasks: readonly TaskObject[]): TaskObject {
   let newest = tasks[0]!

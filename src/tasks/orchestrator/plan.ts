@@ -3,7 +3,7 @@
  * Every change only moves a task forward: desired state from 'running' to 'shutdown', observed state to
  * 'orphaned' from assigned…running.
  */
-import { taskStateRank, type DesiredState, type TaskState } from '../executor/index.js'
+import { isTerminal, taskStateRank, type DesiredState, type TaskState } from '../executor/index.js'
 import type { HistoryTask } from './history.js'
 import type { NewTask, ReconcileResult, ServiceObject, TaskDeletion, TaskObject, TaskStatus, TaskUpdate } from './types.js'
 
@@ -48,9 +48,13 @@ export class Plan {
     return c
   }
 
-  /** Ask for the task to stop (a no-op when it already is asked to). */
-  shutdown (task: TaskObject): void {
-    if (this.desiredState(task) === 'running') this.change(task).desiredState = 'shutdown'
+  /**
+   * Ask for the task to stop (a no-op when it already is asked to). A task lost with its node (down or
+   * removed) is asked to be removed instead: it has been replaced elsewhere, so when that node comes
+   * back it must not keep the container, not even stopped.
+   */
+  shutdown (task: TaskObject, lostWithNode = false): void {
+    if (this.desiredState(task) === 'running') this.change(task).desiredState = lostWithNode && !isTerminal(task.status.state) ? 'remove' : 'shutdown'
   }
 
   /** Move a task whose node is gone or long down to 'orphaned' (a no-op unless it is in assigned…running). */

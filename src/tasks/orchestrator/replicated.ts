@@ -3,7 +3,7 @@
  * Replicas slots, numbered from 1, each holding one task meant to run.
  */
 import { isTerminal } from '../executor/index.js'
-import { newestOf, nodeCondition } from './nodes.js'
+import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
@@ -90,10 +90,10 @@ export function reconcileReplicated (
   const intents: CreateIntent[] = []
   for (const s of states) {
     if (removed.has(s.slot)) {
-      for (const t of s.running) plan.shutdown(t)
+      for (const t of s.running) plan.shutdown(t, lostWithNode(t, nodes))
       continue
     }
-    for (const t of s.stopping) plan.shutdown(t)
+    for (const t of s.stopping) plan.shutdown(t, lostWithNode(t, nodes))
     if (s.replacement !== null) intents.push(s.replacement)
     if (s.outcome !== 'dead') existing.add(s.slot)
   }

@@ -48,7 +48,7 @@ function walk (seed: number, global: boolean, steps: number, policies: readonly 
         const t = pick(live)
         let next: TaskState
         let nodeId: string | undefined
-        if (t.desiredState === 'shutdown') next = 'shutdown'
+        if (t.desiredState !== 'running') next = 'shutdown'
         else if (t.status.state === 'new') next = 'pending'
         else if (t.status.state === 'pending') {
           next = 'assigned'
@@ -66,7 +66,7 @@ function walk (seed: number, global: boolean, steps: number, policies: readonly 
   const count = (f: (r: ReconcileResult) => number): number => results.reduce((n, r) => n + f(r), 0)
   // The walk must exercise the orchestrator: creations, shutdowns, orphaning and reaping all happen.
   expect(count(r => r.create.length)).toBeGreaterThan(10)
-  expect(count(r => r.update.filter(u => u.desiredState === 'shutdown').length)).toBeGreaterThan(5)
+  expect(count(r => r.update.filter(u => u.desiredState !== undefined).length)).toBeGreaterThan(5)
   expect(count(r => r.delete.length)).toBeGreaterThan(0)
   expect(count(r => r.update.filter(u => u.status?.state === 'orphaned').length) + count(r => r.delete.length)).toBeGreaterThan(0)
   return { results, store }

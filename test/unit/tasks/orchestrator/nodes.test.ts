@@ -25,7 +25,9 @@ describe('replicated tasks on down, drained or removed nodes', () => {
     change(store)
     const r = store.step()
     expect(r.create.map(t => [t.slot, t.nodeId, t.delayUntilMs, t.restartTimesMs])).toEqual([[2, null, delayMs === null ? null : store.nowMs + delayMs, []]])
-    const shutdown = { id: old.id, version: old.version, updatedAtMs: store.nowMs, desiredState: 'shutdown' }
+    // Lost with a down or removed node, the task is to be removed when the node comes back; drained, only stopped.
+    const lost = _name.startsWith('drained') ? 'shutdown' : 'remove'
+    const shutdown = { id: old.id, version: old.version, updatedAtMs: store.nowMs, desiredState: lost }
     // A removed node's task is orphaned at once: no one will report on it again. It stays as slot 2's history.
     const orphaned = { status: { state: 'orphaned', timestampMs: store.nowMs, message: 'node b was removed', err: null, exitCode: null } }
     expect(r.update).toEqual([store.nodes.has('b') ? shutdown : { ...shutdown, ...orphaned }])

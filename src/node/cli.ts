@@ -6,6 +6,7 @@ import { startAgent } from './compose.js'
 import { CliError, socketPathOf } from './cli/client.js'
 import { addSwarmCommands } from './cli/swarm-commands.js'
 import { addNodeCommands } from './cli/node-commands.js'
+import { addServiceCommands } from './cli/service-commands.js'
 
 const out = (s: string): void => { process.stdout.write(s) }
 const err = (s: string): void => { process.stderr.write(s) }
@@ -74,6 +75,7 @@ function program (): Command {
     .action(async (o: AgentInit) => { await runAgent(o) })
   addSwarmCommands(p, socket, out)
   addNodeCommands(p, socket, out)
+  addServiceCommands(p, socket, out)
   return p
 }
 

@@ -7,6 +7,7 @@ import { SwarmInitSchema, SwarmJoinSchema, SwarmSpecSchema, normalizeSwarmSpec, 
 import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
 import { forwardCall, RETRY_HEADER } from './forward.js'
+import { addServiceRoutes } from './service-api.js'
 
 /**
  * The docker CLI always sends its own default listen address; flotilla reads that exact value as "not
@@ -78,7 +79,7 @@ function retryElsewhere (message: string): ApiResponse {
   return { status: 503, json: { message }, headers: { [RETRY_HEADER]: '1' } }
 }
 
-/** The control socket's API: Docker's swarm, node and system endpoints, served from `agent`. */
+/** The control socket's API: Docker's swarm, node, service, task and system endpoints, served from `agent`. */
 export function controlApi (agent: Agent): ApiHandler {
   const liveness = (id: string): Member | undefined => agent.membership?.member(id)
   const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId, new Set(mgr.voters()))
@@ -226,6 +227,7 @@ export function controlApi (agent: Agent): ApiHandler {
         return { status: 200 }
       })
     })
+  addServiceRoutes(router, { cluster, requiredVersion, findNode })
   const handle = router.handler()
 
   /**

@@ -1,0 +1,249 @@
+import type { Command } from 'commander'
+import { call, CliError } from './client.js'
+import { waitOnService, type ProgressOutput } from './progress.js'
+import { serviceMode, serviceRows, taskRows, type ServiceJson, type TaskJson } from './service-format.js'
+import { parseScaleArg } from './service-flags.js'
+import { applyUpdateFlags, buildCreateSpec, type CreateFlags, type UpdateFlags } from './service-spec.js'
+import { formatTable } from './table.js'
+
+type Out = (s: string) => void
+
+/** What the service commands need of the process: stderr, the terminal, the environment, Ctrl-C. */
+export interface ServiceCliIo {
+  readonly err: Out
+  /** Whether stdout is a terminal (the progress display redraws in place). */
+  readonly isTty: boolean
+  /** stdout's width in columns (0 when unknown). */
+  readonly columns: number
+  /** For `--env KEY` without a value. */
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** Call `handler` on Ctrl-C until the returned function is called. */
+  readonly onInterrupt: (handler: () => void) => () => void
+}
+
+function processIo (): ServiceCliIo {
+  return {
+    err: s => { process.stderr.write(s) },
+    isTty: process.stdout.isTTY,
+    columns: process.stdout.columns ?? 0,
+    env: process.env,
+    onInterrupt: handler => {
+      process.once('SIGINT', handler)
+      return () => { process.off('SIGINT', handler) }
+    }
+  }
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v]
+
+/** `-f key=value` flags as Docker's `filters` JSON (`{"key": {"value": true}}`). */
+export function filterArgs (filters: readonly string[]): Record<string, Record<string, boolean>> {
+  const f: Record<string, Record<string, boolean>> = {}
+  for (const kv of filters) {
+    const i = kv.indexOf('=')
+    if (i <= 0) throw new CliError(`bad format of filter (expected name=value): ${kv}`)
+    const k = kv.slice(0, i)
+    f[k] = { ...f[k], [kv.slice(i + 1)]: true }
+  }
+  return f
+}
+
+function filtersQuery (f: Record<string, Record<string, boolean>>): string {
+  return Object.keys(f).length === 0 ? '' : `filters=${encodeURIComponent(JSON.stringify(f))}`
+}
+
+/** The flags `service create` and `update` share, as docker names them. */
+function commonOptions (c: Command): Command {
+  return c
+    .option('--replicas <n>', 'number of tasks')
+    .option('--replicas-max-per-node <n>', 'maximum number of tasks per node (default 0 = unlimited)')
+    .option('--reserve-cpu <cpus>', 'reserve CPUs, e.g. 0.5')
+    .option('--reserve-memory <bytes>', 'reserve memory, e.g. 64M')
+    .option('--limit-cpu <cpus>', 'limit CPUs')
+    .option('--limit-memory <bytes>', 'limit memory')
+    .option('--restart-condition <condition>', 'restart when condition is met ("none", "on-failure" or "any")')
+    .option('--restart-delay <duration>', 'delay between restart attempts (ns|us|ms|s|m|h)')
+    .option('--restart-max-attempts <n>', 'maximum number of restarts before giving up')
+    .option('--restart-window <duration>', 'window used to evaluate the restart policy (ns|us|ms|s|m|h)')
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user>', 'username or UID (format: <name|uid>[:<group|gid>])')
+    .option('--hostname <name>', 'container hostname')
+    .option('--stop-signal <signal>', 'signal to stop the container')
+    .option('--stop-grace-period <duration>', 'time to wait before force killing a container (ns|us|ms|s|m|h)')
+    .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
+    .option('-q, --quiet', 'suppress progress output')
+}
+
+/** `flotilla service create|ls|ps|inspect|scale|update|rm`, with docker's flags, columns and messages. */
+export function addServiceCommands (program: Command, socket: () => string, out: Out, io: ServiceCliIo = processIo()): void {
+  const service = program.command('service').description('Manage swarm services').enablePositionalOptions()
+  const get = (s: string) => async (path: string): Promise<unknown> => (await call(s, 'GET', path)).body
+
+  const wait = async (s: string, ref: string, quiet: boolean): Promise<void> => {
+    const output: ProgressOutput = quiet ? { write: () => {}, isTty: false, columns: 0 } : { write: out, isTty: io.isTty, columns: io.columns }
+    const abort = new AbortController()
+    const off = io.onInterrupt(() => { abort.abort() })
+    try {
+      await waitOnService(get(s), ref, output, { signal: abort.signal })
+    } finally {
+      off()
+    }
+  }
+
+  commonOptions(service.command('create')
+    .description('Create a new service')
+    .argument('<image>', 'image to run')
+    .argument('[command...]', 'command and arguments (the container\'s Args)')
+    .passThroughOptions()
+    .option('--name <name>', 'service name')
+    .option('--mode <mode>', 'service mode ("replicated" or "global")', 'replicated')
+    .option('--constraint <expr>', 'placement constraint, e.g. node.labels.zone==eu-1', collect, [] as string[])
+    .option('--placement-pref <pref>', 'placement preference, e.g. spread=node.labels.zone', collect, [] as string[])
+    .option('-e, --env <KEY=value>', 'set environment variables', collect, [] as string[])
+    .option('-l, --label <key=value>', 'service labels', collect, [] as string[])
+    .option('--container-label <key=value>', 'container labels', collect, [] as string[])
+    .option('-p, --publish <port>', 'publish a port on the nodes: mode=host,target=80,published=8080[,protocol=udp] or 8080:80[/udp]', collect, [] as string[]))
+    .action(async (image: string, args: string[], o: CreateFlags) => {
+      const s = socket()
+      const res = (await call(s, 'POST', '/services/create', buildCreateSpec(image, args, o, io.env))).body as { ID: string, Warnings?: string[] | null }
+      for (const w of res.Warnings ?? []) io.err(`${w}\n`)
+      out(`${res.ID}\n`)
+      if (o.detach !== true) await wait(s, res.ID, o.quiet === true)
+    })
+
+  service.command('ls')
+    .alias('list')
+    .description('List services')
+    .option('-q, --quiet', 'only display IDs')
+    .option('-f, --filter <key=value>', 'filter: id=, name=, label=, mode=', collect, [] as string[])
+    .action(async (o: { quiet?: boolean, filter: string[] }) => {
+      const query = [o.quiet === true ? '' : 'status=true', filtersQuery(filterArgs(o.filter))].filter(q => q !== '').join('&')
+      const services = (await call(socket(), 'GET', `/services${query === '' ? '' : `?${query}`}`)).body as ServiceJson[]
+      const rows = serviceRows(services)
+      if (o.quiet === true) {
+        out(rows.map(r => `${r[0]!}\n`).join(''))
+        return
+      }
+      out(formatTable(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows))
+    })
+
+  service.command('ps')
+    .description('List the tasks of one or more services')
+    .argument('<service...>', 'service names, IDs or ID prefixes')
+    .option('-q, --quiet', 'only display task IDs')
+    .option('--no-trunc', 'do not truncate output')
+    .option('--no-resolve', 'do not map IDs to names')
+    .option('-f, --filter <key=value>', 'filter: id=, name=, node=, desired-state=', collect, [] as string[])
+    .action(async (refs: string[], o: { quiet?: boolean, trunc: boolean, resolve: boolean, filter: string[] }) => {
+      const s = socket()
+      const services = (await call(s, 'GET', '/services')).body as ServiceJson[]
+      const filters = filterArgs(o.filter)
+      const notFound: string[] = []
+      const ids: Record<string, boolean> = {}
+      // Docker's order: full ID, then full name, then a unique ID prefix.
+      for (const ref of refs) {
+        const match = services.find(x => x.ID === ref) ?? services.find(x => x.Spec.Name === ref)
+        const byPrefix = match === undefined ? services.filter(x => x.ID.startsWith(ref)) : [match]
+        if (byPrefix.length > 1) throw new CliError(`multiple services found with provided prefix: ${ref}`)
+        if (byPrefix.length === 0) notFound.push(`no such service: ${ref}`)
+        else ids[byPrefix[0]!.ID] = true
+      }
+      if (Object.keys(ids).length === 0) throw new CliError(notFound.join('\n'))
+      filters.service = ids
+      if (filters.node?.self === true) {
+        delete filters.node.self
+        filters.node[((await call(s, 'GET', '/info')).body as { Swarm: { NodeID: string } }).Swarm.NodeID] = true
+      }
+      const tasks = (await call(s, 'GET', `/tasks?${filtersQuery(filters)}`)).body as TaskJson[]
+      const nodes = o.resolve && tasks.length > 0 ? (await call(s, 'GET', '/nodes')).body as Array<{ ID: string, Description: { Hostname: string } }> : []
+      const rows = taskRows(tasks, {
+        serviceNames: new Map(o.resolve ? services.map(x => [x.ID, x.Spec.Name]) : []),
+        nodeNames: new Map(nodes.map(n => [n.ID, n.Description.Hostname])),
+        nowMs: Date.now(),
+        trunc: o.quiet !== true && o.trunc
+      })
+      if (o.quiet === true) out(rows.map(r => `${r[0]!}\n`).join(''))
+      else out(formatTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows))
+      if (notFound.length > 0) throw new CliError(notFound.join('\n'))
+    })
+
+  service.command('inspect')
+    .description('Display detailed information on one or more services (JSON)')
+    .argument('<service...>', 'service names, IDs or ID prefixes')
+    .action(async (refs: string[]) => {
+      const s = socket()
+      const result: unknown[] = []
+      for (const ref of refs) result.push((await call(s, 'GET', `/services/${encodeURIComponent(ref)}?insertDefaults=false`)).body)
+      out(JSON.stringify(result, null, 4) + '\n')
+    })
+
+  service.command('scale')
+    .description('Scale one or multiple replicated services')
+    .argument('<service=replicas...>', 'e.g. web=3 api=5')
+    .option('-d, --detach', 'exit immediately instead of waiting for the services to converge')
+    .action(async (args: string[], o: { detach?: boolean }) => {
+      const s = socket()
+      const wanted = args.map(parseScaleArg)
+      const scaled: string[] = []
+      const errors: string[] = []
+      for (const { service: ref, replicas } of wanted) {
+        try {
+          const svc = (await call(s, 'GET', `/services/${encodeURIComponent(ref)}?insertDefaults=false`)).body as ServiceJson
+          if (serviceMode(svc) !== 'replicated') throw new CliError('scale can only be used with replicated mode')
+          const spec = { ...svc.Spec, Mode: { Replicated: { ...svc.Spec.Mode.Replicated, Replicas: replicas } } }
+          await call(s, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, spec)
+          out(`${ref} scaled to ${replicas}\n`)
+          scaled.push(ref)
+        } catch (e) {
+          errors.push(`${ref}: ${(e as Error).message}`)
+        }
+      }
+      if (o.detach !== true) for (const ref of scaled) await wait(s, ref, false)
+      if (errors.length > 0) throw new CliError(errors.join('\n'))
+    })
+
+  commonOptions(service.command('update')
+    .description('Update a service')
+    .argument('<service>', 'service name, ID or ID prefix')
+    .option('--image <image>', 'service image tag')
+    .option('--force', 'force update even if no changes require it')
+    .option('--env-add <KEY=value>', 'add or update an environment variable', collect, [] as string[])
+    .option('--env-rm <KEY>', 'remove an environment variable', collect, [] as string[])
+    .option('--constraint-add <expr>', 'add or update a placement constraint', collect, [] as string[])
+    .option('--constraint-rm <expr>', 'remove a constraint', collect, [] as string[])
+    .option('--placement-pref-add <pref>', 'add a placement preference', collect, [] as string[])
+    .option('--placement-pref-rm <pref>', 'remove a placement preference', collect, [] as string[])
+    .option('--label-add <key=value>', 'add or update a service label', collect, [] as string[])
+    .option('--label-rm <key>', 'remove a label by its key', collect, [] as string[])
+    .option('--container-label-add <key=value>', 'add or update a container label', collect, [] as string[])
+    .option('--container-label-rm <key>', 'remove a container label by its key', collect, [] as string[])
+    .option('--publish-add <port>', 'add or update a published port', collect, [] as string[])
+    .option('--publish-rm <port>', 'remove a published port by its target port', collect, [] as string[]))
+    .action(async (ref: string, o: UpdateFlags) => {
+      const s = socket()
+      const svc = (await call(s, 'GET', `/services/${encodeURIComponent(ref)}?insertDefaults=false`)).body as ServiceJson
+      const spec = applyUpdateFlags(svc.Spec, o, io.env)
+      const res = (await call(s, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}`, spec)).body as { Warnings?: string[] | null } | undefined
+      for (const w of res?.Warnings ?? []) io.err(`${w}\n`)
+      out(`${ref}\n`)
+      if (o.detach !== true) await wait(s, ref, o.quiet === true)
+    })
+
+  service.command('rm')
+    .alias('remove')
+    .description('Remove one or more services')
+    .argument('<service...>', 'service names, IDs or ID prefixes')
+    .action(async (refs: string[]) => {
+      const s = socket()
+      const errors: string[] = []
+      for (const ref of refs) {
+        try {
+          await call(s, 'DELETE', `/services/${encodeURIComponent(ref)}`)
+          out(`${ref}\n`)
+        } catch (e) {
+          errors.push((e as Error).message)
+        }
+      }
+      if (errors.length > 0) throw new CliError(errors.join('\n'))
+    })
+}

@@ -1,0 +1,208 @@
+import { CliError } from './client.js'
+import {
+  envKey, parseDurationNs, parseEnvEntry, parseLabels, parseMemBytes, parseNanoCpus, parsePlacementPref, parsePublish, parseUint,
+  type PortFlag
+} from './service-flags.js'
+
+/**
+ * The ServiceSpec `flotilla service create` sends and the changes `service update` makes to the one it
+ * read, flag for flag as docker's ToService and updateService (docker/cli cli/command/service).
+ */
+
+/** Flags shared by create and update: resources, restart policy, container settings. */
+export interface CommonServiceFlags {
+  replicas?: string
+  replicasMaxPerNode?: string
+  reserveCpu?: string
+  reserveMemory?: string
+  limitCpu?: string
+  limitMemory?: string
+  restartCondition?: string
+  restartDelay?: string
+  restartMaxAttempts?: string
+  restartWindow?: string
+  workdir?: string
+  user?: string
+  hostname?: string
+  stopSignal?: string
+  stopGracePeriod?: string
+  detach?: boolean
+  quiet?: boolean
+}
+
+export interface CreateFlags extends CommonServiceFlags {
+  name?: string
+  mode?: string
+  constraint: string[]
+  placementPref: string[]
+  env: string[]
+  label: string[]
+  containerLabel: string[]
+  publish: string[]
+}
+
+export interface UpdateFlags extends CommonServiceFlags {
+  image?: string
+  force?: boolean
+  envAdd: string[]
+  envRm: string[]
+  constraintAdd: string[]
+  constraintRm: string[]
+  placementPrefAdd: string[]
+  placementPrefRm: string[]
+  labelAdd: string[]
+  labelRm: string[]
+  containerLabelAdd: string[]
+  containerLabelRm: string[]
+  publishAdd: string[]
+  publishRm: string[]
+}
+
+type Json = Record<string, unknown>
+
+/** SwarmKit's default restart policy, which docker's CLI fills in when any --restart-* flag is given. */
+const DEFAULT_RESTART_POLICY: Json = { Condition: 'any', Delay: 5_000_000_000, MaxAttempts: 0 }
+
+function obj (parent: Json, key: string): Json {
+  const v = parent[key]
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Json
+  const fresh: Json = {}
+  parent[key] = fresh
+  return fresh
+}
+
+function applyResources (tt: Json, o: CommonServiceFlags): void {
+  const resources = obj(tt, 'Resources')
+  const limits = obj(resources, 'Limits')
+  const reservations = obj(resources, 'Reservations')
+  if (o.limitCpu !== undefined) limits.NanoCPUs = parseNanoCpus(o.limitCpu, '--limit-cpu')
+  if (o.limitMemory !== undefined) limits.MemoryBytes = parseMemBytes(o.limitMemory, '--limit-memory')
+  if (o.reserveCpu !== undefined) reservations.NanoCPUs = parseNanoCpus(o.reserveCpu, '--reserve-cpu')
+  if (o.reserveMemory !== undefined) reservations.MemoryBytes = parseMemBytes(o.reserveMemory, '--reserve-memory')
+}
+
+function applyRestartPolicy (tt: Json, o: CommonServiceFlags): void {
+  if (o.restartCondition === undefined && o.restartDelay === undefined && o.restartMaxAttempts === undefined && o.restartWindow === undefined) return
+  const current = tt.RestartPolicy
+  const rp: Json = typeof current === 'object' && current !== null ? { ...(current as Json) } : { ...DEFAULT_RESTART_POLICY }
+  if (o.restartCondition !== undefined) rp.Condition = o.restartCondition
+  if (o.restartDelay !== undefined) rp.Delay = parseDurationNs(o.restartDelay, '--restart-delay')
+  if (o.restartMaxAttempts !== undefined) rp.MaxAttempts = parseUint(o.restartMaxAttempts, '--restart-max-attempts')
+  if (o.restartWindow !== undefined) rp.Window = parseDurationNs(o.restartWindow, '--restart-window')
+  tt.RestartPolicy = rp
+}
+
+function applyContainer (cs: Json, o: CommonServiceFlags): void {
+  if (o.workdir !== undefined) cs.Dir = o.workdir
+  if (o.user !== undefined) cs.User = o.user
+  if (o.hostname !== undefined) cs.Hostname = o.hostname
+  if (o.stopSignal !== undefined) cs.StopSignal = o.stopSignal
+  if (o.stopGracePeriod !== undefined) cs.StopGracePeriod = parseDurationNs(o.stopGracePeriod, '--stop-grace-period')
+}
+
+/** `docker service create`'s spec: IMAGE, then COMMAND and ARGs as ContainerSpec.Args (the image's entrypoint stays). */
+export function buildCreateSpec (image: string, args: readonly string[], o: CreateFlags, env: Readonly<Record<string, string | undefined>> = {}): Json {
+  const mode = o.mode ?? 'replicated'
+  let serviceMode: Json
+  if (mode === 'global') {
+    if (o.replicas !== undefined) throw new CliError('replicas can only be used with replicated mode')
+    if (o.replicasMaxPerNode !== undefined) throw new CliError('replicas-max-per-node can only be used with replicated mode')
+    serviceMode = { Global: {} }
+  } else if (mode === 'replicated') {
+    serviceMode = { Replicated: o.replicas === undefined ? {} : { Replicas: parseUint(o.replicas, '--replicas') } }
+  } else {
+    throw new CliError(`Unknown mode: ${mode}, only replicated and global supported`)
+  }
+  const cs: Json = { Image: image }
+  if (args.length > 0) cs.Args = [...args]
+  if (o.env.length > 0) cs.Env = o.env.map(e => parseEnvEntry(e, env))
+  if (o.containerLabel.length > 0) cs.Labels = parseLabels(o.containerLabel, '--container-label')
+  applyContainer(cs, o)
+  const placement: Json = {}
+  if (o.constraint.length > 0) placement.Constraints = [...o.constraint]
+  if (o.placementPref.length > 0) placement.Preferences = o.placementPref.map(parsePlacementPref)
+  if (o.replicasMaxPerNode !== undefined) placement.MaxReplicas = parseUint(o.replicasMaxPerNode, '--replicas-max-per-node')
+  const tt: Json = { ContainerSpec: cs, Placement: placement, ForceUpdate: 0 }
+  applyResources(tt, o)
+  applyRestartPolicy(tt, o)
+  const endpoint: Json = { Mode: 'vip' }
+  const ports = o.publish.flatMap(p => parsePublish(p))
+  if (ports.length > 0) endpoint.Ports = ports
+  return { Name: o.name ?? '', Labels: parseLabels(o.label), TaskTemplate: tt, Mode: serviceMode, EndpointSpec: endpoint }
+}
+
+function sameText (a: readonly string[]): string[] {
+  return [...new Set(a)].sort()
+}
+
+function portId (p: { Protocol?: unknown, TargetPort?: unknown, PublishedPort?: unknown, PublishMode?: unknown }): string {
+  return `${String(p.Protocol ?? 'tcp')}/${String(p.TargetPort)}/${String(p.PublishedPort ?? 0)}/${String(p.PublishMode ?? 'host')}`
+}
+
+function updatePorts (endpoint: Json, o: UpdateFlags): void {
+  if (o.publishAdd.length === 0 && o.publishRm.length === 0) return
+  const current = (Array.isArray(endpoint.Ports) ? endpoint.Ports : []) as PortFlag[]
+  // --publish-rm takes `<target>[/protocol]` (or the long form) and removes by target port and protocol.
+  const remove = o.publishRm.flatMap(p => parsePublish(p, '--publish-rm'))
+  const kept = current.filter(p => !remove.some(r => r.TargetPort === p.TargetPort && r.Protocol === (p.Protocol ?? 'tcp')))
+  const ids = new Set(kept.map(portId))
+  for (const p of o.publishAdd.flatMap(x => parsePublish(x, '--publish-add'))) {
+    if (ids.has(portId(p))) continue
+    ids.add(portId(p))
+    kept.push(p)
+  }
+  kept.sort((a, b) => (a.PublishedPort - b.PublishedPort) || (a.TargetPort - b.TargetPort) || a.Protocol.localeCompare(b.Protocol))
+  if (kept.length > 0) endpoint.Ports = kept
+  else delete endpoint.Ports
+}
+
+function updateLabels (parent: Json, key: string, add: readonly string[], rm: readonly string[], flag: string): void {
+  if (add.length === 0 && rm.length === 0) return
+  const labels = { ...(obj(parent, key) as Record<string, string>), ...parseLabels(add, flag) }
+  for (const k of rm) delete labels[k]
+  parent[key] = labels
+}
+
+/**
+ * `docker service update`'s changes to `spec` (the service's current Spec, not modified): env, labels,
+ * constraints and ports are sets (`-add` replaces a same-keyed entry, `-rm` removes by key); `--force`
+ * bumps ForceUpdate; `--replicas` is refused for a global service.
+ */
+export function applyUpdateFlags (spec: Json, o: UpdateFlags, env: Readonly<Record<string, string | undefined>> = {}): Json {
+  const next = structuredClone(spec)
+  const tt = obj(next, 'TaskTemplate')
+  const cs = obj(tt, 'ContainerSpec')
+  if (o.image !== undefined) cs.Image = o.image
+  if (o.replicas !== undefined || o.replicasMaxPerNode !== undefined) {
+    const mode = obj(next, 'Mode')
+    if (mode.Replicated === undefined || mode.Replicated === null) throw new CliError('replicas can only be used with replicated mode')
+    if (o.replicas !== undefined) obj(mode, 'Replicated').Replicas = parseUint(o.replicas, '--replicas')
+    if (o.replicasMaxPerNode !== undefined) obj(tt, 'Placement').MaxReplicas = parseUint(o.replicasMaxPerNode, '--replicas-max-per-node')
+  }
+  if (o.envAdd.length > 0 || o.envRm.length > 0) {
+    const byKey = new Map<string, string>()
+    for (const e of (Array.isArray(cs.Env) ? cs.Env : []) as string[]) byKey.set(envKey(e), e)
+    for (const e of o.envAdd) byKey.set(envKey(e), parseEnvEntry(e, env))
+    for (const k of o.envRm) byKey.delete(envKey(k))
+    cs.Env = [...byKey.values()].sort()
+  }
+  updateLabels(next, 'Labels', o.labelAdd, o.labelRm, '--label-add')
+  updateLabels(cs, 'Labels', o.containerLabelAdd, o.containerLabelRm, '--container-label-add')
+  if (o.constraintAdd.length > 0 || o.constraintRm.length > 0) {
+    const placement = obj(tt, 'Placement')
+    const current = (Array.isArray(placement.Constraints) ? placement.Constraints : []) as string[]
+    placement.Constraints = sameText([...current, ...o.constraintAdd]).filter(c => !o.constraintRm.includes(c))
+  }
+  if (o.placementPrefAdd.length > 0 || o.placementPrefRm.length > 0) {
+    const placement = obj(tt, 'Placement')
+    const current = (Array.isArray(placement.Preferences) ? placement.Preferences : []) as Array<{ Spread: { SpreadDescriptor: string } }>
+    const removed = o.placementPrefRm.map(p => parsePlacementPref(p).Spread.SpreadDescriptor)
+    placement.Preferences = [...current, ...o.placementPrefAdd.map(parsePlacementPref)].filter(p => !removed.includes(p.Spread.SpreadDescriptor))
+  }
+  updatePorts(obj(next, 'EndpointSpec'), o)
+  applyResources(tt, o)
+  applyRestartPolicy(tt, o)
+  applyContainer(cs, o)
+  if (o.force === true) tt.ForceUpdate = (typeof tt.ForceUpdate === 'number' ? tt.ForceUpdate : 0) + 1
+  return next
+}

@@ -1,0 +1,112 @@
+import { taskStateRank, type ServiceObject, type TaskObject } from '../../tasks/index.js'
+
+/**
+ * Services and tasks as Docker's JSON (Engine API 1.41 `Service` and `Task`), with Go's `omitempty`
+ * where the API has it, so that the docker CLI reads them as it reads dockerd's.
+ */
+
+/** Go's RFC 3339 with nanoseconds (`time.Time`'s JSON): trailing zeros of the fraction dropped. */
+export function goTime (ms: number): string {
+  return new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z')
+}
+
+/** Docker's Service.ServiceStatus (`GET /services?status=true`). */
+export interface ServiceStatusJson {
+  readonly RunningTasks: number
+  readonly DesiredTasks: number
+  readonly CompletedTasks: number
+}
+
+/**
+ * SwarmKit's ListServiceStatuses: running = tasks meant to run that run; desired = Replicas, or (global)
+ * the tasks meant to run. CompletedTasks counts job tasks only, and flotilla has no jobs.
+ */
+export function serviceStatus (service: ServiceObject, tasks: Iterable<TaskObject>): ServiceStatusJson {
+  let running = 0
+  let meant = 0
+  for (const t of tasks) {
+    if (t.serviceId !== service.id || t.desiredState !== 'running') continue
+    meant++
+    if (t.status.state === 'running') running++
+  }
+  const mode = service.spec.Mode
+  return { RunningTasks: running, DesiredTasks: 'Replicated' in mode ? mode.Replicated.Replicas : meant, CompletedTasks: 0 }
+}
+
+/** GET /services/{id}: the stored spec, the endpoint with its allocated ports, and (when given) the status. */
+export function serviceJson (service: ServiceObject, status?: ServiceStatusJson): Record<string, unknown> {
+  const endpointSpec = service.spec.EndpointSpec ?? {}
+  const endpoint: Record<string, unknown> = { Spec: { ...endpointSpec, Mode: endpointSpec.Mode ?? 'vip' } }
+  if (service.endpoint.ports.length > 0) endpoint.Ports = service.endpoint.ports
+  const json: Record<string, unknown> = {
+    ID: service.id,
+    Version: { Index: service.version },
+    CreatedAt: goTime(service.createdAtMs),
+    UpdatedAt: goTime(service.updatedAtMs),
+    Spec: service.spec,
+    Endpoint: endpoint
+  }
+  if (status !== undefined) json.ServiceStatus = status
+  return json
+}
+
+/**
+ * The ports a task publishes on its node (Docker's Status.PortStatus), from when its container may
+ * have bound them: a task that never reached 'starting' (or was rejected) publishes nothing.
+ */
+function publishedPorts (t: TaskObject): TaskObject['ports'] {
+  if (t.status.state === 'rejected' || taskStateRank(t.status.state) < taskStateRank('starting')) return []
+  return t.ports
+}
+
+/**
+ * GET /tasks/{id}. Docker's Task has no Name (the CLI builds `<service>.<slot>` or `<service>.<nodeID>`
+ * from ServiceID, Slot and NodeID); Slot is omitted for a global task, NodeID until the task is placed.
+ */
+export function taskJson (t: TaskObject): Record<string, unknown> {
+  const status: Record<string, unknown> = { Timestamp: goTime(t.status.timestampMs), State: t.status.state }
+  if (t.status.message !== '') status.Message = t.status.message
+  if (t.status.err !== null && t.status.err !== '') status.Err = t.status.err
+  // The store keeps no container ID: ContainerStatus carries the exit code, once a container may exist.
+  if (taskStateRank(t.status.state) >= taskStateRank('starting')) status.ContainerStatus = { ExitCode: t.status.exitCode ?? 0 }
+  const ports = publishedPorts(t)
+  status.PortStatus = ports.length > 0 ? { Ports: ports } : {}
+  const json: Record<string, unknown> = {
+    ID: t.id,
+    Version: { Index: t.version },
+    CreatedAt: goTime(t.createdAtMs),
+    UpdatedAt: goTime(t.updatedAtMs),
+    Labels: {},
+    Spec: t.spec,
+    ServiceID: t.serviceId
+  }
+  if (t.slot !== null) json.Slot = t.slot
+  if (t.nodeId !== null) json.NodeID = t.nodeId
+  json.Status = status
+  json.DesiredState = t.desiredState
+  return json
+}
+
+function deepEqual (a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a)) {
+    const bb = b as unknown[]
+    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]))
+  }
+  const ao = a as Record<string, unknown>
+  const bo = b as Record<string, unknown>
+  const ak = Object.keys(ao).filter(k => ao[k] !== undefined)
+  const bk = Object.keys(bo).filter(k => bo[k] !== undefined)
+  return ak.length === bk.length && ak.every(k => deepEqual(ao[k], bo[k]))
+}
+
+/**
+ * The hidden `_up-to-date` task filter the docker CLI's progress display uses: SwarmKit's
+ * `!IsTaskDirty`, i.e. the task runs the service's current TaskTemplate and ports. A change of
+ * Replicas alone leaves the running tasks up to date.
+ */
+export function isTaskUpToDate (t: TaskObject, service: ServiceObject): boolean {
+  return deepEqual(t.spec, service.spec.TaskTemplate) && deepEqual(t.ports, service.endpoint.ports)
+}

@@ -5,8 +5,8 @@ import {
   defaultAdvertiseIp, isUnspecified, newObjectId, generateRootKeyPair, issueCertificate, newTokenSecret,
   type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps
 } from '../membership/index.js'
-import { Manager, UNKNOWN_NODE_STATUS } from '../election/index.js'
-import { hostDescription, type Executor } from '../tasks/index.js'
+import { Manager, UNKNOWN_NODE_STATUS, type LeaderRole } from '../election/index.js'
+import { LeaderServices, Worker, connectLocal, connectRemote, hostDescription, type DispatcherLink, type Executor, type LinkHandlers } from '../tasks/index.js'
 import type { AgentConfig } from './config.js'
 import { normalizeSwarmSpec } from './control/schemas.js'
 
@@ -62,6 +62,10 @@ function osRandom (): number {
 export class Agent {
   private phase: Phase = { kind: 'inactive' }
   private managerRole: Manager | null = null
+  /** The dispatcher, orchestrator and scheduler, while this node is the Raft leader. */
+  private leaderServices: LeaderServices | null = null
+  /** Runs this node's tasks; one per membership. */
+  private worker: Worker | null = null
   private description: NodeDescription = hostDescription({ state: 'unavailable', message: 'not checked yet' })
   private key: PrivateKey | null = null
   private engineTimer: NodeJS.Timeout | null = null
@@ -105,7 +109,12 @@ export class Agent {
   }
 
   private async refreshEngine (): Promise<void> {
-    const next = await this.deps.executor.describe()
+    let next = await this.deps.executor.describe()
+    if (next.engine.state === 'unavailable' && this.engineChecked && this.description.engine.state === 'available') {
+      // One slow answer is not a dead engine: the worker fails every task of a node whose engine is
+      // down, so ask once more before saying so.
+      next = await this.deps.executor.describe()
+    }
     const before = this.engineChecked ? this.description.engine.state : null
     this.engineChecked = true
     if (before !== next.engine.state) {
@@ -128,7 +137,55 @@ export class Agent {
   }
 
   private managerDeps (membership: Membership): Parameters<typeof Manager.start>[0] {
-    return { dataDir: this.config.dataDir, membership, logger: this.deps.logger, now: this.deps.now, random: osRandom, onFatal: this.deps.onFatal }
+    return {
+      dataDir: this.config.dataDir, membership, logger: this.deps.logger, now: this.deps.now, random: osRandom, onFatal: this.deps.onFatal,
+      lead: mgr => this.lead(mgr)
+    }
+  }
+
+  private lead (mgr: Manager): LeaderRole {
+    const services = new LeaderServices({ store: mgr.store, propose: async cmd => { await mgr.propose(cmd) }, now: this.deps.now, logger: this.deps.logger })
+    services.start()
+    this.leaderServices = services
+    return {
+      stop: () => {
+        services.stop()
+        if (this.leaderServices === services) this.leaderServices = null
+      }
+    }
+  }
+
+  /** The leader's dispatcher when this node leads, for the sessions other nodes open here. */
+  get dispatcher (): LeaderServices['dispatcher'] | null {
+    return this.managerRole?.isLeader === true ? this.leaderServices?.dispatcher ?? null : null
+  }
+
+  /** Open this node's dispatcher session: in-process when it leads, else over libp2p to the leader. */
+  private async connectDispatcher (m: Membership, handlers: LinkHandlers): Promise<DispatcherLink> {
+    const local = this.dispatcher
+    if (local !== null) return connectLocal(local, m.nodeId, handlers)
+    const leader = this.managerRole?.leaderId ?? m.leaderHint()
+    if (leader === null || leader === m.nodeId) throw new FlotillaError('unavailable', 'no leader is known yet', { retryable: true })
+    return await connectRemote(m, leader, handlers)
+  }
+
+  private startWorker (m: Membership): void {
+    this.worker = new Worker({
+      nodeId: m.nodeId,
+      executor: this.deps.executor,
+      connect: async handlers => await this.connectDispatcher(m, handlers),
+      describe: () => this.description,
+      logger: this.deps.logger,
+      now: this.deps.now,
+      onFatal: this.deps.onFatal
+    })
+    this.worker.start()
+  }
+
+  private async stopWorker (): Promise<void> {
+    const w = this.worker
+    this.worker = null
+    await w?.stop()
   }
 
   private addresses (listen?: HostPort, advertise?: HostPort): NodeAddresses {
@@ -147,6 +204,7 @@ export class Agent {
       const membership = await run()
       await this.deps.onMembership(membership)
       this.phase = { kind: 'active', membership }
+      this.startWorker(membership)
       return membership
     } catch (err) {
       this.phase = { kind: 'inactive' }
@@ -284,11 +342,16 @@ export class Agent {
 
   /** Stop being a member: the manager role, the membership, the Raft state and the node key. */
   private async forget (membership: Membership, end: (m: Membership) => Promise<void>): Promise<void> {
+    await this.stopWorker()
     if (this.managerRole !== null) {
       await this.managerRole.stop()
       this.managerRole = null
     }
     await end(membership)
+    // As dockerd does when a node leaves its swarm: the node's task containers go with it.
+    await this.deps.executor.adopt(membership.nodeId, new Set()).catch((err: unknown) => {
+      this.log.warn('could not remove this node\'s task containers', { err: (err as Error).message })
+    })
     await Manager.wipe(this.config.dataDir)
     await clearMembership(this.config.dataDir)
     // A new key: the removed or departed identity stays refused; this host may join again as a new node.
@@ -383,6 +446,7 @@ export class Agent {
     const mgr = this.managerRole
     this.phase = { kind: 'inactive' }
     this.managerRole = null
+    await this.stopWorker()
     if (mgr !== null) await mgr.stop()
     if (m !== null) await m.stop()
     await this.deps.executor.close()

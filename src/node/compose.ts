@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
 import type { Logger } from '../membership/index.js'
-import { DockerExecutor } from '../tasks/index.js'
+import { DockerExecutor, serveDispatch } from '../tasks/index.js'
 import { Agent } from './agent.js'
 import type { AgentConfig } from './config.js'
 import { controlApi } from './control/api.js'
@@ -27,7 +27,13 @@ export async function startAgent (config: AgentConfig, logger: Logger, onFatal: 
     executor,
     now: () => Date.now(),
     onFatal,
-    onMembership: async m => { await serveForwardedCalls(m, async req => await api!(req)) },
+    onMembership: async m => {
+      await serveForwardedCalls(m, async req => await api!(req))
+      await serveDispatch(m, () => {
+        const dispatcher = agent.dispatcher
+        return dispatcher !== null ? { dispatcher } : { leaderId: agent.manager?.leaderId ?? m.leaderHint() }
+      })
+    },
     removeNode: async id => {
       const res = await api!({ method: 'DELETE', path: `/nodes/${id}`, query: new URLSearchParams('force=true'), body: Buffer.alloc(0), headers: {} })
       if (res.status >= 300) throw new Error((res.json as { message?: string } | undefined)?.message ?? `status ${res.status}`)

@@ -7,7 +7,7 @@
 import { FlotillaError, asFlotillaError, newObjectId, type Logger } from '../../membership/index.js'
 import type { Command, StoreEvent, StoreState } from '../../election/index.js'
 import { isTerminal } from '../executor/index.js'
-import { reconcile, type TaskDeletion, type TaskObject } from '../orchestrator/index.js'
+import { DEFAULT_ORCHESTRATOR_CONFIG, orchestratorConfig, reconcile, type OrchestratorConfig, type TaskDeletion, type TaskObject } from '../orchestrator/index.js'
 import { orchestratorNode } from './views.js'
 import { MAX_TASKS_PER_ENTRY, type LeaderDeps } from './store-view.js'
 
@@ -23,7 +23,7 @@ export function orchestrationPass (state: StoreState, serviceId: string, nowMs: 
     return { commands: chunks(doomed).map(d => ({ op: 'tasks.reconcile', serviceId, serviceVersion: null, create: [], update: [], delete: d })), nextWakeMs: null }
   }
   const nodes = [...state.nodes.values()].map(orchestratorNode)
-  const r = reconcile({ service, tasks, nodes, nowMs, newId })
+  const r = reconcile({ service, tasks, nodes, nowMs, newId, config: clusterConfig(state) })
   if (r.create.length + r.update.length + r.delete.length === 0) return { commands: [], nextWakeMs: r.nextWakeMs }
   // One entry when it fits (the common case, and all-or-nothing); a scale to thousands is split, each
   // part still checked against the service version and the tasks it touches.
@@ -36,6 +36,13 @@ export function orchestrationPass (state: StoreState, serviceId: string, nowMs: 
     commands.push({ op: 'tasks.reconcile', serviceId, serviceVersion: service.version, create: creates[i] ?? [], update: updates[i] ?? [], delete: deletes[i] ?? [] })
   }
   return { commands, nextWakeMs: r.nextWakeMs }
+}
+
+/** The swarm spec's Orchestration.TaskHistoryRetentionLimit (`swarm update --task-history-limit`). */
+function clusterConfig (state: StoreState): OrchestratorConfig {
+  const o = state.cluster?.spec.Orchestration as { TaskHistoryRetentionLimit?: unknown } | undefined
+  const limit = o?.TaskHistoryRetentionLimit
+  return typeof limit === 'number' && Number.isSafeInteger(limit) ? orchestratorConfig({ taskHistoryRetentionLimit: limit }) : DEFAULT_ORCHESTRATOR_CONFIG
 }
 
 function reapable (state: StoreState, t: TaskObject): boolean {

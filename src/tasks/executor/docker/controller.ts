@@ -32,25 +32,32 @@ export class DockerController implements TaskController {
    * Create the container unless this task's already exists. The image is pulled only when the engine
    * lacks it; a failed pull is not retryable (the task is rejected) and carries the engine's message.
    * A container of that name belonging to another task or node is a non-retryable `conflict`.
+   * The create is tried first: when the image is there and the container is not (nearly always), that
+   * is the one engine call, where checking both first would be three, and the engine's calls are what
+   * bounds how fast a node starts many tasks.
    */
   async prepare (): Promise<void> {
-    const existing = await this.inspectInfo()
-    if (existing !== undefined) {
-      this.checkOwned(existing)
-      return
-    }
-    await this.ensureImage()
-    try {
-      await this.deps.docker.createContainer(createOptions(this.task))
-    } catch (err) {
-      if (engineStatus(err) === 409) {
-        const raced = await this.inspectInfo()
-        if (raced !== undefined) {
-          this.checkOwned(raced)
-          return
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.docker.createContainer(createOptions(this.task))
+        return
+      } catch (err) {
+        const status = engineStatus(err)
+        if (status === 409) {
+          const existing = await this.inspectInfo()
+          if (existing !== undefined) {
+            this.checkOwned(existing)
+            return
+          }
+          // Removed between the create and the inspect: create again.
+        } else if (status === 404 && attempt === 1) {
+          // No such image: pull it (a failure rejects the task), then create again.
+          await pullImage(this.deps.slowDocker, this.task.spec.Image)
+        } else {
+          throw engineError(`create container ${this.name}`, err)
         }
+        if (attempt >= 3) throw engineError(`create container ${this.name}`, err)
       }
-      throw engineError(`create container ${this.name}`, err)
     }
   }
 
@@ -193,17 +200,6 @@ export class DockerController implements TaskController {
         hint: 'remove that container'
       })
     }
-  }
-
-  private async ensureImage (): Promise<void> {
-    const image = this.task.spec.Image
-    try {
-      await this.deps.docker.getImage(image).inspect()
-      return
-    } catch (err) {
-      if (engineStatus(err) !== 404) throw engineError(`inspect image ${image}`, err)
-    }
-    await pullImage(this.deps.slowDocker, image)
   }
 }
 

@@ -8,6 +8,8 @@ import {
   serviceSpec, taskContainers, tasksOf, type SpecInit, type TaskView
 } from '../support/services.js'
 import { TEST_IMAGE, ensureTestImage } from '../support/test-image.js'
+import { EngineProxy } from '../support/engine-proxy.js'
+import { join } from 'node:path'
 
 /** Seconds to the nanoseconds a ServiceSpec's durations are in. */
 const nanos = (seconds: number): number => Math.round(seconds * 1e9)
@@ -209,6 +211,39 @@ describe('services on 3 agents sharing one engine', () => {
     expect(after.some(t => t.NodeID === idOf(fourth))).toBe(false)
     await waitFor('the drained node to run no container of glob', async () =>
       (await containersPerNode('glob'))[idOf(fourth)] === undefined, 20_000)
+  }, 150_000)
+
+  it('fails the tasks of a node whose engine dies, with the engine\'s error, and places nothing more there', async () => {
+    const proxy = await EngineProxy.start(join(cluster.baseDir, 'engine-4.sock'))
+    const fourth = await cluster.addAgent('svc-4')
+    try {
+      await fourth.start(['--join', manager.addr, '--token', (await manager.api('GET', '/swarm')).body.JoinTokens.Worker as string, '--docker-host', proxy.url])
+      await cluster.waitForReady(4, 30_000)
+      nodeIds.set(fourth.hostname, (await manager.api('GET', '/nodes/svc-4')).body.ID as string)
+      await create(manager, 'glob', { global: true })
+      const four = await waitRunning('glob', 4)
+      const doomed = four.find(t => t.NodeID === idOf(fourth))!
+
+      const cutAt = Date.now()
+      await proxy.cut()
+      const failed = await waitFor('the dead engine\'s task to fail', async () => {
+        const t = (await tasksOf(manager, 'glob')).find(x => x.ID === doomed.ID)
+        return t?.Status.State === 'failed' ? t : false
+      }, 30_000)
+      console.log(`task on the node whose engine died failed after ${Date.now() - cutAt} ms: ${failed.Status.Err ?? ''}`)
+      expect(failed.Status.Err).toMatch(/engine|docker|ENOENT|ECONNREFUSED|socket/i)
+      expect(fourth.running).toBe(true)
+      // The node stays in the cluster, but takes no new task while its engine does not answer.
+      await create(manager, 'web', { replicas: 6 })
+      const six = await waitRunning('web', 6)
+      expect(six.some(t => t.NodeID === idOf(fourth))).toBe(false)
+      const glob = await tasksOf(manager, 'glob')
+      expect(glob.filter(t => t.NodeID === idOf(fourth) && t.Status.State === 'running')).toEqual([])
+    } finally {
+      // Its container outlived the engine connection: the clean-up removes it by its node label.
+      await fourth.kill()
+      await proxy.cut().catch(() => {})
+    }
   }, 150_000)
 
   it('places by constraint: node.role==manager, and a node label', async () => {

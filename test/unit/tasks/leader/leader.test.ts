@@ -104,6 +104,23 @@ describe('leader components on one store', () => {
     expect(Object.keys(perNode(tasksOf(leader, id))).sort()).toEqual(['n1', 'n2'])
   })
 
+  it('keeps Orchestration.TaskHistoryRetentionLimit old tasks per slot', async () => {
+    const leader = new MemoryLeader()
+    leader.ready('n1')
+    const c = leader.state.cluster!
+    leader.apply({ op: 'cluster.update', version: c.version, spec: { Orchestration: { TaskHistoryRetentionLimit: 2 } }, secrets: c.secrets, nowMs: 0 })
+    start(leader)
+    const id = service(leader, 'web', { Replicated: { Replicas: 1 } })
+    // Fail the slot's task five times: each failure is replaced at once (Delay 0).
+    for (let i = 0; i < 5; i++) {
+      const t = await waitFor('an assigned task', () => tasksOf(leader, id).find(x => x.desiredState === 'running' && x.status.state === 'assigned'), 5000, 5)
+      leader.apply({ op: 'tasks.report', nodeId: 'n1', reports: [{ id: t.id, state: 'failed', timestampMs: leader.nowMs, message: 'started', err: 'task: non-zero exit (1)', exitCode: 1 }] })
+      leader.nowMs += 10
+    }
+    await waitFor('the history trimmed to 2 tasks', () => tasksOf(leader, id).length === 2, 5000, 5)
+    expect(tasksOf(leader, id).filter(t => t.desiredState === 'running')).toHaveLength(1)
+  })
+
   it('removes a service: its tasks are asked to go, and deleted once they ended', async () => {
     const leader = new MemoryLeader()
     leader.ready('n1')

@@ -214,12 +214,13 @@ describe('services on 3 agents sharing one engine', () => {
   }, 150_000)
 
   it('fails the tasks of a node whose engine dies, with the engine\'s error, and places nothing more there', async () => {
-    const proxy = await EngineProxy.start(join(cluster.baseDir, 'engine-4.sock'))
-    const fourth = await cluster.addAgent('svc-4')
+    const proxy = await EngineProxy.start(join(cluster.baseDir, 'engine-5.sock'))
+    // Not svc-4: an agent's data dir is named after its hostname, and the global test's svc-4 was removed.
+    const fourth = await cluster.addAgent('svc-5')
     try {
       await fourth.start(['--join', manager.addr, '--token', (await manager.api('GET', '/swarm')).body.JoinTokens.Worker as string, '--docker-host', proxy.url])
       await cluster.waitForReady(4, 30_000)
-      nodeIds.set(fourth.hostname, (await manager.api('GET', '/nodes/svc-4')).body.ID as string)
+      nodeIds.set(fourth.hostname, (await manager.api('GET', '/nodes/svc-5')).body.ID as string)
       await create(manager, 'glob', { global: true })
       const four = await waitRunning('glob', 4)
       const doomed = four.find(t => t.NodeID === idOf(fourth))!

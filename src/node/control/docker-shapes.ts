@@ -18,15 +18,19 @@ function goArch (nodeArch: string): string {
   return nodeArch === 'x64' ? 'amd64' : nodeArch === 'ia32' ? '386' : nodeArch
 }
 
-/** A node as Docker's `Node` object (GET /nodes): the store's record, with liveness and description from gossip. */
+/** A node as Docker's `Node` object (GET /nodes): the store's record and status, with reachability and description from gossip. */
 export function nodeJson (node: NodeObject, member: Member | undefined, leaderId: string | null, voters: ReadonlySet<string>): Record<string, unknown> {
   const d = member?.description ?? null
   const engine = d?.engine
   const addr = member === undefined ? null : fromMultiaddr(member.addrs[0] ?? '')
   const liveness = member?.liveness ?? 'unknown'
-  const state = liveness === 'ready' || liveness === 'suspect' ? 'ready' : liveness
+  const reachable = liveness === 'ready' || liveness === 'suspect'
+  // As Docker's, a node's state is the dispatcher's view (the store): 'ready' once its session with the
+  // leader is open, which is also when the scheduler may give it tasks; 'down' once its heartbeats stopped.
+  const state = node.status.state
   const status: Record<string, unknown> = { State: state, Addr: addr?.ip ?? '' }
   if (engine?.state === 'unavailable') status.Message = engine.message
+  else if (node.status.message !== '') status.Message = node.status.message
   const json: Record<string, unknown> = {
     ID: node.id,
     Version: { Index: node.version },
@@ -49,7 +53,8 @@ export function nodeJson (node: NodeObject, member: Member | undefined, leaderId
     json.ManagerStatus = {
       Leader: node.id === leaderId,
       // 'unknown' while the leader has not yet made it a Raft voter (a manager that just joined).
-      Reachability: !voters.has(node.id) ? 'unknown' : state === 'ready' ? 'reachable' : 'unreachable',
+      // Raft reachability is gossip's: a manager answers Raft whether or not its dispatcher session is open.
+      Reachability: !voters.has(node.id) ? 'unknown' : reachable ? 'reachable' : 'unreachable',
       Addr: addr === null ? '' : `${addr.ip}:${addr.port}`
     }
   }

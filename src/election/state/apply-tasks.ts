@@ -49,7 +49,8 @@ export function applyServiceUpdate (state: StoreState, index: number, cmd: Op<'s
     return refuse(state, index, 'conflict', `update out of sequence: service ${service.name} is at version ${service.version}, not ${cmd.version}`)
   }
   if (cmd.spec.Name !== service.name) return refuse(state, index, 'invalid-argument', `renaming service ${service.name} is not supported`)
-  const updated: ServiceObject = { ...service, spec: cmd.spec, endpoint: { ports: cmd.ports }, version: index, updatedAtMs: cmd.nowMs }
+  // As SwarmKit: the spec replaced becomes PreviousSpec, so a rollback (an update back to it) swaps the two.
+  const updated: ServiceObject = { ...service, spec: cmd.spec, previousSpec: service.spec, endpoint: { ports: cmd.ports }, version: index, updatedAtMs: cmd.nowMs }
   const clash = collision(state.services, updated)
   if (clash !== null) return refuse(state, index, 'conflict', clash)
   const services = new Map(state.services)

@@ -34,7 +34,7 @@ export function decodeStore (bytes: Uint8Array): StoreState {
       ...n, certificate: new Uint8Array(n.certificate), status: n.status ?? UNKNOWN_NODE_STATUS, description: n.description ?? null
     }])),
     revoked: new Map((v.revoked as RevokedNode[]).map(r => [r.id, r])),
-    services: new Map((Array.isArray(v.services) ? v.services as ServiceObject[] : []).map(s => [s.id, s])),
+    services: new Map((Array.isArray(v.services) ? v.services as ServiceObject[] : []).map(s => [s.id, { ...s, previousSpec: s.previousSpec ?? null }])),
     tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, t]))
   }
 }

@@ -165,7 +165,7 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
         const ports = allocate(spec, portsTaken(services, null))
         const id = newId()
         const nowMs = now()
-        await mgr.propose({ op: 'service.create', service: { id, name: spec.Name, createdAtMs: nowMs, updatedAtMs: nowMs, spec, endpoint: { ports } } })
+        await mgr.propose({ op: 'service.create', service: { id, name: spec.Name, createdAtMs: nowMs, updatedAtMs: nowMs, spec, previousSpec: null, endpoint: { ports } } })
         return { status: 201, json: { ID: id, Warnings: warnings } }
       })
     })
@@ -187,13 +187,20 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
       ({ status: 200, json: serviceJson(findService(mgr.store.state.services.values(), p.id!)) })))
     .add('POST', '/services/{id}/update', async (req, p) => {
       const version = requiredVersion(req.query)
-      if (req.query.get('rollback') === 'previous') {
-        throw new FlotillaError('invalid-argument', 'service rollback is not supported by flotilla', { hint: 'update the service to the spec you want instead' })
-      }
-      const { spec, warnings } = parseServiceSpec(parseJson(req), newName)
+      const rollback = req.query.get('rollback') === 'previous'
+      // A rollback's body is the current spec (the CLI sends it back); the spec it goes to is PreviousSpec.
+      const parsed = parseServiceSpec(parseJson(req), newName)
+      const warnings = parsed.warnings
       return await cluster(req, true, async mgr => {
         const state = mgr.store.state
         const service = findService(state.services.values(), p.id!)
+        let spec = parsed.spec
+        if (rollback) {
+          if (service.previousSpec === null) {
+            throw new FlotillaError('invalid-argument', `service ${service.name} does not have a previous spec`, { hint: 'a service can be rolled back only after an update' })
+          }
+          spec = service.previousSpec
+        }
         if (spec.Name !== service.name) throw new FlotillaError('invalid-argument', `Name: renaming services is not supported (service ${service.name})`)
         if (('Global' in spec.Mode) !== ('Global' in service.spec.Mode)) {
           throw new FlotillaError('invalid-argument', 'Mode: service mode change is not allowed', { hint: 'remove the service and create it again in the other mode' })

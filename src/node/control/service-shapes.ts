@@ -1,4 +1,4 @@
-import { taskStateRank, type ServiceObject, type TaskObject } from '../../tasks/index.js'
+import { isTaskUpToDate, taskStateRank, type ServiceObject, type TaskObject } from '../../tasks/index.js'
 
 /**
  * Services and tasks as Docker's JSON (Engine API 1.41 `Service` and `Task`), with Go's `omitempty`
@@ -44,6 +44,7 @@ export function serviceJson (service: ServiceObject, status?: ServiceStatusJson)
     CreatedAt: goTime(service.createdAtMs),
     UpdatedAt: goTime(service.updatedAtMs),
     Spec: service.spec,
+    ...(service.previousSpec !== null ? { PreviousSpec: service.previousSpec } : {}),
     Endpoint: endpoint
   }
   if (status !== undefined) json.ServiceStatus = status
@@ -87,26 +88,6 @@ export function taskJson (t: TaskObject): Record<string, unknown> {
   return json
 }
 
-function deepEqual (a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
-  if (Array.isArray(a) !== Array.isArray(b)) return false
-  if (Array.isArray(a)) {
-    const bb = b as unknown[]
-    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]))
-  }
-  const ao = a as Record<string, unknown>
-  const bo = b as Record<string, unknown>
-  const ak = Object.keys(ao).filter(k => ao[k] !== undefined)
-  const bk = Object.keys(bo).filter(k => bo[k] !== undefined)
-  return ak.length === bk.length && ak.every(k => deepEqual(ao[k], bo[k]))
-}
 
-/**
- * The hidden `_up-to-date` task filter the docker CLI's progress display uses: SwarmKit's
- * `!IsTaskDirty`, i.e. the task runs the service's current TaskTemplate and ports. A change of
- * Replicas alone leaves the running tasks up to date.
- */
-export function isTaskUpToDate (t: TaskObject, service: ServiceObject): boolean {
-  return deepEqual(t.spec, service.spec.TaskTemplate) && deepEqual(t.ports, service.endpoint.ports)
-}
+/** The hidden `_up-to-date` task filter the docker CLI's progress display uses: the orchestrator's own test. */
+export { isTaskUpToDate }

@@ -8,6 +8,7 @@ import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
+import { isTaskUpToDate, updateBudget } from './update.js'
 
 /** Whether a node takes a new task of the service: ready, active and meeting its constraints. */
 export function eligibleNode (node: OrchestratorNode, constraints: readonly Constraint[]): boolean {
@@ -35,6 +36,8 @@ export function reconcileGlobal (
   }
   const covered = new Set<string>()
   const intents: CreateIntent[] = []
+  /** Out-of-date live tasks, by node: replaced last, within the update budget. */
+  const outdated: TaskObject[] = []
   for (const nodeId of [...byNode.keys()].sort()) {
     const ts = byNode.get(nodeId)!
     const node = nodes.get(nodeId)
@@ -57,6 +60,7 @@ export function reconcileGlobal (
     if (live.length > 0) {
       const keep = newestOf(live)
       for (const t of live) if (t !== keep) plan.shutdown(t)
+      if (!isTaskUpToDate(keep, plan.service)) outdated.push(keep)
     }
     if (live.length > 0 || waiting > 0) {
       covered.add(nodeId)
@@ -82,6 +86,14 @@ export function reconcileGlobal (
     if (!covered.has(node.id) && eligibleNode(node, constraints)) {
       intents.push({ slot: null, nodeId: node.id, delayUntilMs: null, restartTimesMs: [] })
     }
+  }
+  // The updater, last: an out-of-date task is replaced on its node, Parallelism in flight (stop-first).
+  let budget = updateBudget(plan.service, tasks, t => plan.desiredState(t), intents.length)
+  for (const t of outdated) {
+    if (budget <= 0) break
+    plan.shutdown(t)
+    intents.push({ slot: null, nodeId: t.nodeId, delayUntilMs: null, restartTimesMs: [] })
+    budget--
   }
   intents.sort((a, b) => ((a.nodeId ?? '') < (b.nodeId ?? '') ? -1 : (a.nodeId ?? '') > (b.nodeId ?? '') ? 1 : 0))
   plan.create(intents)

@@ -7,6 +7,7 @@ import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
+import { isTaskUpToDate, updateBudget } from './update.js'
 
 /** What becomes of a slot in this pass before scaling: it runs (or will), is held, or is empty. */
 type Outcome = 'runnable' | 'held' | 'dead'
@@ -70,7 +71,9 @@ function slotState (plan: Plan, slot: number, tasks: readonly TaskObject[], node
  *    down and replaced (no delay from a drained node); a slot whose ended task may not restart is held, unless
  *    that task was made from an older version of the service: it then gets a fresh task at once;
  * 2. scale: slots running or held beyond Replicas are shut down, highest slot first; missing slots are
- *    created from the lowest free number up.
+ *    created from the lowest free number up;
+ * 3. update: a slot whose live task is out of date (update.ts) is given a fresh task, at most
+ *    UpdateConfig.Parallelism in flight.
  * Returns the slots that exist once the pass is applied (running or held); any other slot is removed.
  */
 export function reconcileReplicated (
@@ -101,6 +104,17 @@ export function reconcileReplicated (
     if (existing.has(slot)) continue
     existing.add(slot)
     intents.push({ slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
+  }
+  // The updater, last: slots whose live task is out of date get a fresh one, Parallelism in flight (stop-first).
+  let budget = updateBudget(plan.service, tasks, t => plan.desiredState(t), intents.length)
+  for (const s of states) {
+    if (budget <= 0) break
+    if (removed.has(s.slot) || s.outcome !== 'runnable' || s.replacement !== null) continue
+    const live = s.running.filter(t => !isTerminal(t.status.state) && plan.desiredState(t) === 'running')
+    if (live.length === 0 || live.some(t => isTaskUpToDate(t, plan.service))) continue
+    for (const t of live) plan.shutdown(t)
+    intents.push({ slot: s.slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
+    budget--
   }
   intents.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0))
   plan.create(intents)

@@ -65,12 +65,19 @@ export interface EndpointSpec {
   readonly Ports?: readonly PortConfig[]
 }
 
+/** Docker's UpdateConfig, as far as the updater reads it (update.ts): how many tasks are replaced at a time. */
+export interface UpdateConfig {
+  /** Replacements in flight at once; 0 = all at once. Default 1. */
+  readonly Parallelism?: number
+}
+
 /** Docker's ServiceSpec, trimmed to what orchestration needs; normalized by the control socket. */
 export interface ServiceSpec {
   readonly Name: string
   readonly Labels?: Readonly<Record<string, string>>
   readonly TaskTemplate: TaskTemplate
   readonly Mode: ServiceMode
+  readonly UpdateConfig?: UpdateConfig
   readonly EndpointSpec?: EndpointSpec
 }
 
@@ -83,6 +90,8 @@ export interface ServiceObject {
   readonly createdAtMs: number
   readonly updatedAtMs: number
   readonly spec: ServiceSpec
+  /** Docker's PreviousSpec: the spec before the last update, what `service rollback` returns to; null before any update. */
+  readonly previousSpec: ServiceSpec | null
   /** Docker's Service.Endpoint: the spec's ports with every PublishedPort assigned (src/tasks/allocator). */
   readonly endpoint: { readonly ports: readonly AllocatedPort[] }
 }

@@ -180,11 +180,20 @@ describe('POST /services/{id}/update', () => {
     expect(h.proposed).toHaveLength(1)
   })
 
-  it('requires ?version= and refuses a rollback', async () => {
+  it('requires ?version=, and rolls back to PreviousSpec (swapping the two) only after an update', async () => {
     const h = harness()
-    await create(h, 'web')
+    const id = await create(h, 'web')
     expect((await h.call('POST', '/services/web/update', spec('web'))).status).toBe(400)
-    expect(message(await h.call('POST', '/services/web/update?version=1&rollback=previous', spec('web')))).toContain('rollback is not supported')
+    const v1 = h.state().services.get(id)!.version
+    expect(message(await h.call('POST', `/services/web/update?version=${v1}&rollback=previous`, spec('web')))).toContain('service web does not have a previous spec')
+    expect((await h.call('POST', `/services/web/update?version=${v1}`, spec('web', { Mode: { Replicated: { Replicas: 5 } } }))).status).toBe(200)
+    const updated = h.state().services.get(id)!
+    expect(updated.previousSpec?.Mode).toEqual({ Replicated: { Replicas: 2 } })
+    const res = await h.call('POST', `/services/web/update?version=${updated.version}&rollback=previous`, spec('web', { Mode: { Replicated: { Replicas: 5 } } }))
+    expect(res.status).toBe(200)
+    const rolled = h.state().services.get(id)!
+    expect(rolled.spec.Mode).toEqual({ Replicated: { Replicas: 2 } })
+    expect(rolled.previousSpec?.Mode).toEqual({ Replicated: { Replicas: 5 } })
   })
 })
 

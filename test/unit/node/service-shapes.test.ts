@@ -11,6 +11,7 @@ function service (over: Partial<ServiceObject> = {}): ServiceObject {
     version: 12,
     createdAtMs: T0,
     updatedAtMs: T0 + 1000,
+    previousSpec: null,
     spec: {
       Name: 'web',
       Labels: {},

@@ -9,7 +9,7 @@ function service (leader: MemoryLeader, name: string, mode: { Replicated: { Repl
   const id = `svc-${name}`
   leader.apply({
     op: 'service.create',
-    service: { id, name, createdAtMs: 0, updatedAtMs: 0, spec: { Name: name, TaskTemplate: template as typeof SPEC, Mode: mode }, endpoint: { ports: [] } }
+    service: { id, name, createdAtMs: 0, updatedAtMs: 0, spec: { Name: name, TaskTemplate: template as typeof SPEC, Mode: mode }, previousSpec: null, endpoint: { ports: [] } }
   })
   return id
 }

@@ -36,7 +36,7 @@ export function spec (init: SpecInit = {}): ServiceSpec {
 }
 
 export function service (init: SpecInit = {}, version = 10): ServiceObject {
-  return { id: 'svc', name: 'web', version, createdAtMs: 0, updatedAtMs: 0, spec: spec(init), endpoint: { ports: [] } }
+  return { id: 'svc', name: 'web', version, createdAtMs: 0, updatedAtMs: 0, spec: spec(init), previousSpec: null, endpoint: { ports: [] } }
 }
 
 /** IDs `<prefix>1`, `<prefix>2`, … */

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { isTaskUpToDate, type ServiceObject } from '../../../../src/tasks/orchestrator/index.js'
+import { Store, node, service } from './helpers.js'
+
+/** Bring every task meant to run to running, on node `a` when it has none. */
+function runAll (store: Store): void {
+  for (const t of store.running()) if (t.status.state !== 'running') store.report(t.id, 'running', t.nodeId === null ? { nodeId: 'a' } : {})
+}
+
+/** A new version of the service with another image (and `parallelism`, when given). */
+function withImage (s: ServiceObject, image: string, parallelism?: number): ServiceObject {
+  return {
+    ...s,
+    version: s.version + 100,
+    spec: {
+      ...s.spec,
+      TaskTemplate: { ...s.spec.TaskTemplate, ContainerSpec: { Image: image } },
+      ...(parallelism !== undefined ? { UpdateConfig: { Parallelism: parallelism } } : {})
+    }
+  }
+}
+
+describe('the updater: out-of-date tasks replaced in place, Parallelism in flight', () => {
+  it('replaces one slot at a time by default, the next once the last replacement runs', () => {
+    const store = new Store(service({ replicas: 3 }), [node('a')])
+    store.step()
+    runAll(store)
+    store.service = withImage(store.service, 'nginx:1.27')
+    const images = (): string[] => store.running().map(t => t.spec.ContainerSpec.Image).sort()
+    for (let round = 1; round <= 3; round++) {
+      const r = store.step()
+      expect(r.create).toHaveLength(1)
+      expect(r.update.map(u => u.desiredState)).toEqual(['shutdown'])
+      expect(store.step().create).toEqual([]) // nothing more while the replacement is on its way
+      runAll(store)
+    }
+    expect(images()).toEqual(['nginx:1.27', 'nginx:1.27', 'nginx:1.27'])
+    expect(store.running().every(t => isTaskUpToDate(t, store.service))).toBe(true)
+    expect(store.step()).toEqual({ create: [], update: [], delete: [], nextWakeMs: null })
+  })
+
+  it('replaces every slot at once with Parallelism 0, and none for a scale', () => {
+    const store = new Store(service({ replicas: 4 }), [node('a')])
+    store.step()
+    runAll(store)
+    store.service = { ...store.service, version: store.service.version + 1, spec: { ...store.service.spec, Mode: { Replicated: { Replicas: 5 } } } }
+    expect(store.step().update).toEqual([])
+    runAll(store)
+    store.service = withImage(store.service, 'nginx:1.27', 0)
+    const r = store.step()
+    expect(r.create.map(t => t.slot)).toEqual([1, 2, 3, 4, 5])
+    expect(r.update).toHaveLength(5)
+  })
+
+  it('replaces a global service\'s task on its own node', () => {
+    const store = new Store(service({ global: true }), [node('a'), node('b')])
+    store.step()
+    runAll(store)
+    store.service = withImage(store.service, 'nginx:1.27', 2)
+    const r = store.step()
+    expect(r.create.map(t => t.nodeId)).toEqual(['a', 'b'])
+    expect(r.create.every(t => t.spec.ContainerSpec.Image === 'nginx:1.27')).toBe(true)
+  })
+})

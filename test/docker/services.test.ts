@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { request } from 'node:http'
-import { freePort, waitFor, type AgentProcess } from '../support/agent-process.js'
+import { freePort, runCommand, waitFor, type AgentProcess } from '../support/agent-process.js'
 import { TestCluster } from '../support/cluster.js'
 import { requireEngine } from '../support/docker-engine.js'
 import {
@@ -244,6 +244,34 @@ describe('services on 3 agents sharing one engine', () => {
       // Its container outlived the engine connection: the clean-up removes it by its node label.
       await fourth.kill()
       await proxy.cut().catch(() => {})
+    }
+  }, 150_000)
+
+  it('updates the image one task at a time through the docker CLI on a worker, and rolls it back', async () => {
+    await docker.getImage(TEST_IMAGE).tag({ repo: 'flotilla-test/busybox', tag: 'v2' })
+    try {
+      await create(manager, 'upd', { replicas: 3 })
+      const before = await waitRunning('upd', 3)
+      const sock = `unix://${w1.socket}`
+      const up = await runCommand('/usr/local/bin/docker', ['-H', sock, 'service', 'update', '--image', 'flotilla-test/busybox:v2', 'upd'], 60_000)
+      expect(up.code, up.stderr).toBe(0)
+      expect(up.stdout).toContain('converged')
+      const after = await waitRunning('upd', 3)
+      expect(after.every(t => t.Spec?.ContainerSpec.Image === 'flotilla-test/busybox:v2')).toBe(true)
+      expect(new Set(after.map(t => t.Slot))).toEqual(new Set([1, 2, 3]))
+      expect(after.some(t => before.some(b => b.ID === t.ID))).toBe(false)
+      // The replaced tasks stay as the slots' history, shut down.
+      const history = (await tasksOf(manager, 'upd')).filter(t => before.some(b => b.ID === t.ID))
+      expect(history.map(t => t.DesiredState)).toEqual(['shutdown', 'shutdown', 'shutdown'])
+
+      const back = await runCommand('/usr/local/bin/docker', ['-H', sock, 'service', 'rollback', 'upd'], 60_000)
+      expect(back.code, back.stderr).toBe(0)
+      const rolled = await waitRunning('upd', 3)
+      expect(rolled.every(t => t.Spec?.ContainerSpec.Image === TEST_IMAGE)).toBe(true)
+      const svc = (await manager.api('GET', '/services/upd')).body
+      expect(svc.PreviousSpec.TaskTemplate.ContainerSpec.Image).toBe('flotilla-test/busybox:v2')
+    } finally {
+      await docker.getImage('flotilla-test/busybox:v2').remove().catch(() => {})
     }
   }, 150_000)
 

@@ -19,6 +19,8 @@ export interface TaskView {
   readonly Slot?: number
   readonly NodeID?: string
   readonly DesiredState: string
+  /** The TaskTemplate the task was made from. */
+  readonly Spec?: { readonly ContainerSpec: { readonly Image: string } }
   readonly Status: {
     readonly State: string
     readonly Message?: string

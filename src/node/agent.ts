@@ -424,6 +424,11 @@ export class Agent {
     return this.phase.kind
   }
 
+  /** The node's container runtime (the control socket reads task logs through it). */
+  get executor (): Executor {
+    return this.deps.executor
+  }
+
   get nodeDescription (): NodeDescription {
     return this.description
   }

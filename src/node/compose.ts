@@ -6,6 +6,7 @@ import type { AgentConfig } from './config.js'
 import { controlApi } from './control/api.js'
 import { listenControlSocket, type ApiHandler } from './control/http-server.js'
 import { serveForwardedCalls } from './control/forward.js'
+import { serveLogs } from './control/logs-protocol.js'
 
 /** A running agent and its control socket, built by `startAgent`, ended by `stop`. */
 export interface RunningAgent {
@@ -29,6 +30,7 @@ export async function startAgent (config: AgentConfig, logger: Logger, onFatal: 
     onFatal,
     onMembership: async m => {
       await serveForwardedCalls(m, async req => await api!(req))
+      await serveLogs(m, executor)
       await serveDispatch(m, () => {
         const dispatcher = agent.dispatcher
         return dispatcher !== null ? { dispatcher } : { leaderId: agent.manager?.leaderId ?? m.leaderHint() }

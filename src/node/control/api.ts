@@ -8,6 +8,8 @@ import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
 import { forwardCall, RETRY_HEADER } from './forward.js'
 import { addServiceRoutes } from './service-api.js'
+import { addLogRoutes } from './logs-api.js'
+import { nodeLogs } from './logs-protocol.js'
 
 /**
  * The docker CLI always sends its own default listen address; flotilla reads that exact value as "not
@@ -228,6 +230,7 @@ export function controlApi (agent: Agent): ApiHandler {
       })
     })
   addServiceRoutes(router, { cluster, requiredVersion, findNode })
+  addLogRoutes(router, { api: async req => await handle(req), open: (node, req, signal) => nodeLogs(agent.requireMembership(), agent.executor, node, req, signal) })
   const handle = router.handler()
 
   /**

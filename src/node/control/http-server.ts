@@ -26,6 +26,13 @@ export interface ApiResponse {
   /** Raw text body (e.g. `OK` for ping). */
   readonly text?: string
   readonly headers?: Readonly<Record<string, string>>
+  /**
+   * A streamed body instead (`service logs -f`): the status and headers go out at once (Content-Type from
+   * `headers`), then `stream` writes chunks, each `write` resolving once the socket takes more; the
+   * response ends when it settles. `signal` aborts when the client goes away (then `write` rejects).
+   * Not carried by forwarded calls: a streamed answer is served by the node that got the request.
+   */
+  readonly stream?: (write: (chunk: Buffer) => Promise<void>, signal: AbortSignal) => Promise<void>
 }
 
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>
@@ -76,6 +83,30 @@ function send (res: ServerResponse, r: ApiResponse, head: boolean): void {
   res.end(head ? undefined : body)
 }
 
+/** Send a streamed response (`ApiResponse.stream`), chunked, until it settles or the client goes away. */
+async function sendStream (res: ServerResponse, r: ApiResponse, stream: NonNullable<ApiResponse['stream']>, log: Logger): Promise<void> {
+  const gone = new AbortController()
+  res.once('close', () => { gone.abort() })
+  res.writeHead(r.status, { ...r.headers })
+  res.flushHeaders() // a follow with nothing to say yet must still show the client its 200
+  const write = async (chunk: Buffer): Promise<void> => {
+    if (gone.signal.aborted) throw new FlotillaError('unavailable', 'the client closed the connection')
+    if (res.write(chunk)) return
+    await new Promise<void>(resolve => {
+      const done = (): void => { res.off('drain', done); gone.signal.removeEventListener('abort', done); resolve() }
+      res.once('drain', done)
+      gone.signal.addEventListener('abort', done, { once: true })
+    })
+  }
+  try {
+    await stream(write, gone.signal)
+  } catch (err) {
+    if (!gone.signal.aborted) log.warn('streamed response failed', { err: (err as Error).message })
+  } finally {
+    res.end()
+  }
+}
+
 /** Whether something still answers on a unix socket path (another agent), so we never steal it. */
 async function socketInUse (path: string): Promise<boolean> {
   return await new Promise(resolve => {
@@ -106,7 +137,11 @@ export async function listenControlSocket (path: string, handler: ApiHandler, lo
     run().catch(errorResponse).then(r => {
       if (r.status >= 500) log.warn('request failed', { method: req.method, url: req.url, status: r.status, body: JSON.stringify(r.json) })
       else log.debug('request', { method: req.method, url: req.url, status: r.status })
-      send(res, r, head)
+      if (r.stream === undefined || head) { send(res, r, head); return }
+      sendStream(res, r, r.stream, log).catch((err: unknown) => {
+        log.error('streamed response failed', { err: (err as Error).message })
+        res.destroy()
+      })
     }, (err: unknown) => {
       log.error('response failed', { err: (err as Error).message })
       res.destroy()

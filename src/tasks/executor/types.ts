@@ -144,6 +144,36 @@ export interface AdoptResult {
   readonly removed: readonly string[]
 }
 
+/** Which containers of a node `Executor.logs` reads: those of a service, and/or named tasks. */
+export interface LogSelector {
+  /** Every container of this service on the node, including those that start while following. */
+  readonly serviceId: string | null
+  /** Containers of these tasks (any service). */
+  readonly taskIds: readonly string[]
+}
+
+/** Docker's log options (GET /containers/{id}/logs), per container: `tail` lines of each, 'all' for all. */
+export interface LogOptions {
+  /** Keep reading, and pick up containers started later, until the signal aborts. */
+  readonly follow: boolean
+  readonly tail: number | 'all'
+  /** Only lines from this time on: Docker's unix timestamp `seconds[.nanoseconds]`, null for all. */
+  readonly since: string | null
+}
+
+/** One line a task's container wrote, as Docker's log broker carries it (SwarmKit api.LogMessage). */
+export interface LogLine {
+  readonly taskId: string
+  readonly serviceId: string
+  /** The node whose engine holds the container. */
+  readonly nodeId: string
+  readonly stream: 'stdout' | 'stderr'
+  /** The engine's time of the line, RFC 3339 in UTC with 9 fractional digits (so that strings sort by time). */
+  readonly timestamp: string
+  /** The line as written, newline included when the container wrote one. */
+  readonly text: string
+}
+
 /**
  * The container runtime behind one node, as the rest of flotilla sees it (SwarmKit agent/exec.Executor).
  * Only the Docker executor (executor/docker) touches dockerode.
@@ -159,6 +189,13 @@ export interface Executor {
    * task is in `assigned` are adopted, the others removed.
    */
   adopt(nodeId: string, assigned: ReadonlySet<string>): Promise<AdoptResult>
+  /**
+   * The log lines of node `nodeId`'s containers that `selector` names (only containers labelled with
+   * that node), each container's in order. Without `follow` it ends once every container's logs were
+   * read; with it, it also reads containers started later, until `signal` aborts (then it ends quietly).
+   * Throws a FlotillaError when the engine cannot list the containers.
+   */
+  logs(nodeId: string, selector: LogSelector, options: LogOptions, signal: AbortSignal): AsyncIterable<LogLine>
   /** Close the events streams; pending waits reject, retryable (the tasks have not failed). */
   close(): Promise<void>
 }

@@ -1,10 +1,11 @@
 import Docker from 'dockerode'
 import { FlotillaError, type NodeDescription } from '../../../membership/index.js'
 import { hostDescription } from '../host-description.js'
-import type { AdoptResult, AdoptedTask, Executor, TaskController, TaskDescription, TaskState } from '../types.js'
+import type { AdoptResult, AdoptedTask, Executor, LogLine, LogOptions, LogSelector, TaskController, TaskDescription, TaskState } from '../types.js'
 import { LABELS, engineError, engineStatus, nodeFilter } from './containers.js'
 import { DockerController } from './controller.js'
 import { EngineEvents } from './events.js'
+import { readNodeLogs } from './logs.js'
 
 /** How long the engine may take to answer `GET /info` before it counts as unavailable. */
 const ENGINE_TIMEOUT_MS = 3000
@@ -70,6 +71,10 @@ export class DockerExecutor implements Executor {
       removed.push(c.Id)
     }
     return { adopted, removed }
+  }
+
+  logs (nodeId: string, selector: LogSelector, options: LogOptions, signal: AbortSignal): AsyncIterable<LogLine> {
+    return readNodeLogs({ calls: this.calls, slow: this.slow }, nodeId, selector, options, signal)
   }
 
   async close (): Promise<void> {

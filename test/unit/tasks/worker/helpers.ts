@@ -8,7 +8,7 @@ import { FlotillaError } from '../../../../src/membership/errors.js'
 import type { Logger } from '../../../../src/membership/logger.js'
 import type { NodeDescription } from '../../../../src/membership/heartbeat.js'
 import type {
-  AdoptResult, AdoptedTask, ContainerStatus, ControllerCall, Executor, ExitStatus, TaskController, TaskDescription
+  AdoptResult, AdoptedTask, ContainerStatus, ControllerCall, Executor, ExitStatus, LogLine, TaskController, TaskDescription
 } from '../../../../src/tasks/executor/types.js'
 import type {
   Assignment, ConnectDispatcher, DispatcherLink, LeaderMessage, LinkHandlers, NodeMessage, Report
@@ -99,6 +99,9 @@ export class FakeEngine implements Executor {
     }
     return { adopted, removed }
   }
+
+  /** No logs: the worker never reads them. */
+  async * logs (): AsyncIterable<LogLine> {}
 
   async close (): Promise<void> {}
 

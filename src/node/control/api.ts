@@ -1,4 +1,4 @@
-import { FlotillaError, parseHostPort, DEFAULT_PORT, newTokenSecret, type HostPort, type Member } from '../../membership/index.js'
+import { FlotillaError, fromMultiaddr, parseHostPort, DEFAULT_PORT, newTokenSecret, type HostPort, type Member } from '../../membership/index.js'
 import { PROPOSAL_TIMEOUT_MS, QUORUM_HINT, type Manager, type NodeObject } from '../../election/index.js'
 import type { Agent } from '../agent.js'
 import { errorResponse, parseJson, type ApiHandler, type ApiRequest, type ApiResponse } from './http-server.js'
@@ -8,6 +8,7 @@ import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
 import { forwardCall, RETRY_HEADER } from './forward.js'
 import { addServiceRoutes } from './service-api.js'
+import { JoinTokenShim } from './join-token-shim.js'
 import { addLogRoutes } from './logs-api.js'
 import { nodeLogs } from './logs-protocol.js'
 
@@ -40,7 +41,7 @@ export function findNode (nodes: readonly NodeObject[], ref: string): NodeObject
   const byPrefix = nodes.filter(n => n.id.startsWith(ref))
   if (byPrefix.length === 1) return byPrefix[0]!
   if (byName.length > 1 || byPrefix.length > 1) {
-    throw new FlotillaError('not-found', `node ${ref} is ambiguous (${Math.max(byName.length, byPrefix.length)} matches found)`)
+    throw new FlotillaError('invalid-argument', `node ${ref} is ambiguous (${Math.max(byName.length, byPrefix.length)} matches found)`)
   }
   throw new FlotillaError('not-found', `node ${ref} not found`)
 }
@@ -85,6 +86,14 @@ function retryElsewhere (message: string): ApiResponse {
 export function controlApi (agent: Agent): ApiHandler {
   const liveness = (id: string): Member | undefined => agent.membership?.member(id)
   const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId, new Set(mgr.voters()))
+  const joinToken = new JoinTokenShim()
+  /** The leader's address as gossip knows it (`ip:port`), or null. */
+  const leaderAddr = (): string | null => {
+    const m = agent.membership
+    const id = m?.leaderHint() ?? null
+    const a = id === null ? null : fromMultiaddr(m?.member(id)?.addrs[0] ?? '')
+    return a === null ? null : `${a.ip}:${a.port}`
+  }
 
   /**
    * Serve a cluster-scoped call here if this node is the leader, else forward it to the leader,
@@ -194,8 +203,11 @@ export function controlApi (agent: Agent): ApiHandler {
         json: [...mgr.store.state.nodes.values()].filter(n => matchesNodeFilters(n, filters)).map(n => nodeView(mgr, n))
       }))
     })
-    .add('GET', '/nodes/{id}', async (req, p) => await cluster(req, false, async mgr =>
-      ({ status: 200, json: nodeView(mgr, findNode([...mgr.store.state.nodes.values()], p.id!)) })))
+    .add('GET', '/nodes/{id}', async (req, p) => {
+      const res = await cluster(req, false, async mgr => ({ status: 200, json: nodeView(mgr, findNode([...mgr.store.state.nodes.values()], p.id!)) }))
+      const workerId = agent.manager === null ? agent.membership?.nodeId ?? null : null
+      return workerId === null ? res : joinToken.amendNode(req, res, workerId, leaderAddr())
+    })
     .add('POST', '/nodes/{id}/update', async (req, p) => {
       const version = requiredVersion(req.query)
       const spec = parseBody(NodeSpecSchema, parseJson(req), 'node spec')
@@ -256,6 +268,7 @@ export function controlApi (agent: Agent): ApiHandler {
     } catch (err) {
       res = errorResponse(err)
     }
+    joinToken.record(req)
     return { ...res, headers: { 'Api-Version': API_VERSION, Server: 'flotilla', ...res.headers } }
   }
 }

@@ -1,5 +1,4 @@
 import { arch, release, platform } from 'node:os'
-import { createPublicKey } from 'node:crypto'
 import { formatToken, fromMultiaddr, type Member, type Membership } from '../../membership/index.js'
 import type { ClusterObject, NodeObject } from '../../election/index.js'
 import type { Agent } from '../agent.js'
@@ -61,11 +60,12 @@ export function nodeJson (node: NodeObject, member: Member | undefined, leaderId
   return json
 }
 
-function trustRootPem (cluster: ClusterObject): string {
-  return createPublicKey({ key: Buffer.from(cluster.root.publicKeyDer), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString()
-}
-
-/** The cluster as Docker's `ClusterInfo` (the Swarm section of /info on managers). */
+/**
+ * The cluster as Docker's `ClusterInfo` (the Swarm section of /info on managers). flotilla has no X.509
+ * CA: its root of trust is an Ed25519 key, given as CertIssuerPublicKey (base64 DER). TrustRoot, which
+ * Docker fills with the CA certificate's PEM, stays empty, so that `docker swarm ca` says "No CA
+ * information available" (exit 1) instead of printing a public key as if it were a CA certificate.
+ */
 export function clusterInfoJson (cluster: ClusterObject): Record<string, unknown> {
   return {
     ID: cluster.id,
@@ -73,7 +73,7 @@ export function clusterInfoJson (cluster: ClusterObject): Record<string, unknown
     CreatedAt: iso(cluster.createdAtMs),
     UpdatedAt: iso(cluster.updatedAtMs),
     Spec: cluster.spec,
-    TLSInfo: { TrustRoot: trustRootPem(cluster), CertIssuerSubject: '', CertIssuerPublicKey: Buffer.from(cluster.root.publicKeyDer).toString('base64') },
+    TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: Buffer.from(cluster.root.publicKeyDer).toString('base64') },
     RootRotationInProgress: false,
     DefaultAddrPool: ['10.0.0.0/8'],
     SubnetSize: 24,
@@ -145,8 +145,10 @@ export function versionJson (): Record<string, unknown> {
   const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: platform(), Arch: goArch(arch()), KernelVersion: release(), GitCommit: '', GoVersion: process.version, BuildTime: '' }
   return {
     Platform: { Name: 'flotilla' },
-    Components: [{ Name: 'Engine', Version: FLOTILLA_VERSION, Details: details }],
+    // Details are Go's map[string]string: the docker CLI prints `Experimental:` from the string here.
+    Components: [{ Name: 'Engine', Version: FLOTILLA_VERSION, Details: { ...details, Experimental: 'false' } }],
     Version: FLOTILLA_VERSION,
-    ...details
+    ...details,
+    Experimental: false
   }
 }

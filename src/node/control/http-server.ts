@@ -17,6 +17,8 @@ export interface ApiRequest {
   readonly headers: IncomingMessage['headers']
   /** Set when another node forwarded this call here: it is served here or refused, never forwarded again. */
   readonly forwarded?: boolean
+  /** The client connection the request came on (an opaque key, the same for every request of a kept-alive connection); unset when forwarded. */
+  readonly connection?: object
 }
 
 export interface ApiResponse {
@@ -132,7 +134,7 @@ export async function listenControlSocket (path: string, handler: ApiHandler, lo
     const run = async (): Promise<ApiResponse> => {
       const url = new URL(req.url ?? '/', 'http://flotilla')
       const body = await readBody(req)
-      return await handler({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body, headers: req.headers })
+      return await handler({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body, headers: req.headers, connection: req.socket })
     }
     run().catch(errorResponse).then(r => {
       if (r.status >= 500) log.warn('request failed', { method: req.method, url: req.url, status: r.status, body: JSON.stringify(r.json) })

@@ -14,6 +14,11 @@ interface Route {
 /** `/v1.41/nodes` → `/nodes`: Docker accepts any API version prefix on every path. */
 const VERSION_PREFIX = /^\/v1\.\d{1,3}(?=\/)/
 
+/** A request path without its API version prefix. */
+export function unversioned (path: string): string {
+  return path.replace(VERSION_PREFIX, '')
+}
+
 /**
  * Method + path dispatch with `{name}` parameters. Unknown paths answer Docker's 404 `page not found`;
  * a known path with another method answers 405.
@@ -30,7 +35,7 @@ export class Router {
 
   handler (): ApiHandler {
     return async (req) => {
-      const path = req.path.replace(VERSION_PREFIX, '')
+      const path = unversioned(req.path)
       let pathMatched = false
       for (const r of this.routes) {
         const m = r.pattern.exec(path)

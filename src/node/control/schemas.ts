@@ -71,6 +71,11 @@ export function normalizeSwarmSpec (s: SwarmSpecInput | null | undefined): Recor
   if ((spec.CAConfig?.ExternalCAs?.length ?? 0) > 0 || (spec.CAConfig?.SigningCACert ?? '') !== '') {
     throw new FlotillaError('invalid-argument', 'external or custom certificate authorities are not supported by flotilla')
   }
+  if ((spec.CAConfig?.ForceRotate ?? 0) > 0 || (spec.CAConfig?.SigningCAKey ?? '') !== '') {
+    throw new FlotillaError('invalid-argument', 'CA rotation is not supported by flotilla: nodes authenticate with the cluster\'s Ed25519 root key and join tokens, not X.509 certificates', {
+      hint: 'to cut off a leaked join token, rotate it with `docker swarm join-token --rotate worker|manager`'
+    })
+  }
   if (spec.EncryptionConfig?.AutoLockManagers === true) {
     throw new FlotillaError('invalid-argument', 'autolock is not supported by flotilla: manager keys are protected by the data dir\'s file mode')
   }

@@ -52,7 +52,7 @@ export function findService (services: Iterable<ServiceObject>, ref: string): Se
   if (byName !== undefined) return byName
   const byPrefix = all.filter(s => s.id.startsWith(ref))
   if (byPrefix.length === 1) return byPrefix[0]!
-  if (byPrefix.length > 1) throw new FlotillaError('not-found', `service ${ref} is ambiguous (${byPrefix.length} matches found)`)
+  if (byPrefix.length > 1) throw new FlotillaError('invalid-argument', `service ${ref} is ambiguous (${byPrefix.length} matches found)`)
   throw new FlotillaError('not-found', `service ${ref} not found`, { hint: 'list the services with `flotilla service ls` or `docker service ls`' })
 }
 
@@ -63,7 +63,7 @@ export function findTask (tasks: Iterable<TaskObject>, ref: string): TaskObject 
   if (exact !== undefined) return exact
   const byPrefix = all.filter(t => t.id.startsWith(ref))
   if (byPrefix.length === 1) return byPrefix[0]!
-  if (byPrefix.length > 1) throw new FlotillaError('not-found', `task ${ref} is ambiguous (${byPrefix.length} matches found)`)
+  if (byPrefix.length > 1) throw new FlotillaError('invalid-argument', `task ${ref} is ambiguous (${byPrefix.length} matches found)`)
   throw new FlotillaError('not-found', `task ${ref} not found`)
 }
 

@@ -133,13 +133,13 @@ describe('GET /services/{id}', () => {
     }
   })
 
-  it('answers 404 for an unknown service and for an ambiguous prefix', async () => {
+  it('answers 404 for an unknown service and 400 for an ambiguous prefix, as dockerd', async () => {
     const h = harness()
     await create(h, 'web')
     await create(h, 'api')
     expect((await h.call('GET', '/services/nope')).status).toBe(404)
     const res = await h.call('GET', '/services/svc')
-    expect(res.status).toBe(404)
+    expect(res.status).toBe(400)
     expect(message(res)).toContain('ambiguous')
   })
 })
@@ -270,7 +270,7 @@ describe('GET /tasks', () => {
     const res = await h.call('GET', '/tasks/task2')
     expect(res.status).toBe(200)
     expect(res.json).toMatchObject({ ID: 'task2bbb', ServiceID: web, Slot: 2, NodeID: 'node2bbbbbb', DesiredState: 'running' })
-    expect((await h.call('GET', '/tasks/task')).status).toBe(404)
+    expect((await h.call('GET', '/tasks/task')).status).toBe(400) // ambiguous prefix: dockerd's InvalidParameter
     expect((await h.call('GET', '/tasks/zzz')).status).toBe(404)
   })
 })

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { call, CliError } from './client.js'
 import { capitalize, formatTable } from './table.js'
+import { filterArgs } from './service-commands.js'
 
 type Out = (s: string) => void
 
@@ -20,15 +21,7 @@ function managerStatus (n: NodeObj): string {
 }
 
 function filtersParam (filters: readonly string[]): string {
-  if (filters.length === 0) return ''
-  const f: Record<string, Record<string, boolean>> = {}
-  for (const kv of filters) {
-    const i = kv.indexOf('=')
-    if (i <= 0) throw new CliError(`bad format of filter (expected name=value): ${kv}`)
-    const k = kv.slice(0, i)
-    f[k] = { ...f[k], [kv.slice(i + 1)]: true }
-  }
-  return `?filters=${encodeURIComponent(JSON.stringify(f))}`
+  return filters.length === 0 ? '' : `?filters=${encodeURIComponent(JSON.stringify(filterArgs(filters)))}`
 }
 
 /** Read node `ref`, change its spec with `change`, and write it back at the version read (docker's way). */

@@ -10,6 +10,7 @@ import type { NodeDescription } from '../../membership/index.js'
 import type { AllocatedPort } from '../allocator/index.js'
 import { TASK_STATES, type DesiredState, type TaskState } from '../executor/index.js'
 import type { TaskTemplate } from '../orchestrator/index.js'
+import type { TaskReport } from '../../election/index.js'
 
 export const DISPATCH_PROTOCOL = '/flotilla/dispatch/1.0.0'
 /** The largest frame either side sends: a full set of a node's assignments fits with room to spare. */
@@ -41,15 +42,8 @@ export interface Assignment {
   readonly delayUntilMs: number | null
 }
 
-/** A task state change the node reports (the store's TaskReport). */
-export interface Report {
-  readonly id: string
-  readonly state: TaskState
-  readonly timestampMs: number
-  readonly message: string
-  readonly err: string | null
-  readonly exitCode: number | null
-}
+/** A task state change the node reports: the store's TaskReport, as the node sends it. */
+export type Report = TaskReport
 
 /** Node → leader. */
 export type NodeMessage =

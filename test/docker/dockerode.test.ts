@@ -3,7 +3,7 @@ import Docker from 'dockerode'
 import { AgentProcess, freePort, waitFor } from '../support/agent-process.js'
 import { TestCluster } from '../support/cluster.js'
 import { requireEngine } from '../support/docker-engine.js'
-import { NODE_LABEL, engine, removeContainers, serviceSpec } from '../support/services.js'
+import { NODE_LABEL, SERVICE_LABEL, engine, removeContainers, serviceSpec } from '../support/services.js'
 import { ensureTestImage } from '../support/test-image.js'
 
 /**
@@ -42,6 +42,8 @@ describe('dockerode against flotilla agents', () => {
   afterAll(async () => {
     await cluster?.stop()
     for (const id of nodeIds) await removeContainers(engine(), [`${NODE_LABEL}=${id}`])
+    // A node removed or left mid-file has a node ID not collected above: clean up by this file's services too.
+    for (const name of ['dode-manager', 'dode-worker']) await removeContainers(engine(), [`${SERVICE_LABEL}=${name}`])
   }, 60_000)
 
   it('swarmInit returns the node ID; swarmJoin joins a worker; 503 outside a swarm', async () => {

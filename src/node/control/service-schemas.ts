@@ -9,7 +9,7 @@ import { parseConstraints, type ServiceSpec } from '../../tasks/index.js'
  * `TaskTemplate.ContainerSpec.Image: image reference must be provided`.
  *
  * Fields flotilla does not run but the docker CLI sends (ContainerSpec.Init, DNSConfig, Isolation,
- * Healthcheck, LogDriver, UpdateConfig, RollbackConfig, empty Mounts or Networks, ...) are kept as sent, so
+ * LogDriver, UpdateConfig, RollbackConfig, empty Mounts or Networks, ...) are kept as sent, so
  * that `docker service update` sends them back unchanged. Those that would change what runs and are set
  * (non-empty Mounts, Secrets, Configs or Networks, job modes, plugin runtimes) are refused rather than ignored.
  */
@@ -36,6 +36,13 @@ const ContainerSpecSchema = z.object({
   Hostname: text,
   StopSignal: text,
   StopGracePeriod: uint.nullable().optional(),
+  Healthcheck: z.object({
+    Test: strings,
+    Interval: uint.nullable().optional(),
+    Timeout: uint.nullable().optional(),
+    Retries: uint.nullable().optional(),
+    StartPeriod: uint.nullable().optional()
+  }).passthrough().nullable().optional(),
   Mounts: list,
   Secrets: list,
   Configs: list
@@ -106,7 +113,6 @@ const IMAGE_REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_
 
 /** Fields stored as sent that flotilla's executor does not apply: create and update warn about them when set. */
 const NOT_APPLIED: ReadonlyArray<readonly [string, (v: unknown) => boolean]> = [
-  ['TaskTemplate.ContainerSpec.Healthcheck', v => isObject(v) && Array.isArray(v.Test) && v.Test.length > 0],
   ['TaskTemplate.ContainerSpec.TTY', v => v === true],
   ['TaskTemplate.ContainerSpec.OpenStdin', v => v === true],
   ['TaskTemplate.ContainerSpec.ReadOnly', v => v === true],
@@ -193,6 +199,32 @@ function checkResources (r: { NanoCPUs?: number, MemoryBytes?: number } | null |
   }
 }
 
+/** Docker's smallest non-zero health check duration (container.MinimumDuration), in nanoseconds. */
+const MIN_HEALTH_DURATION_NS = 1_000_000
+
+/**
+ * Docker's HealthConfig checks (daemon validateHealthCheck): durations 0 (the engine's default) or at
+ * least 1 ms; Test empty (the image's check), ["NONE"], ["CMD", exe, ...] or ["CMD-SHELL", command].
+ */
+function checkHealthcheck (hc: { Test?: string[] | null, Interval?: number | null, Timeout?: number | null, StartPeriod?: number | null } | null | undefined): void {
+  if (hc === null || hc === undefined) return
+  const field = 'TaskTemplate.ContainerSpec.Healthcheck'
+  for (const k of ['Interval', 'Timeout', 'StartPeriod'] as const) {
+    const v = hc[k] ?? 0
+    if (v !== 0 && v < MIN_HEALTH_DURATION_NS) throw invalid(`${field}.${k}`, `${k} in Healthcheck cannot be less than 1ms`)
+  }
+  const test = hc.Test ?? []
+  if (test.length === 0) return
+  const kind = test[0]
+  if (kind === 'NONE') {
+    if (test.length > 1) throw invalid(`${field}.Test`, '"NONE" takes no arguments', 'use ["NONE"] to disable the image\'s health check')
+  } else if (kind === 'CMD' || kind === 'CMD-SHELL') {
+    if (test.length < 2 || test.slice(1).every(a => a === '')) throw invalid(`${field}.Test`, `${kind} needs a command`, `e.g. ["CMD-SHELL", "curl -f http://localhost/ || exit 1"]`)
+  } else {
+    throw invalid(`${field}.Test`, `unknown health check type ${JSON.stringify(kind)}`, 'start Test with "CMD", "CMD-SHELL" or "NONE"')
+  }
+}
+
 function normalizeMode (mode: SpecInput['Mode']): ServiceSpec['Mode'] {
   if (mode === null || mode === undefined) return { Replicated: { Replicas: 1 } }
   const set = Object.entries(mode).filter(([, v]) => v !== null && v !== undefined).map(([k]) => k)
@@ -216,6 +248,7 @@ function checkTaskTemplate (tt: z.infer<typeof TaskTemplateSchema>): void {
   cs?.Env?.forEach((e, i) => {
     if (e === '' || e.startsWith('=')) throw invalid(`TaskTemplate.ContainerSpec.Env[${i}]`, `invalid environment variable ${JSON.stringify(e)}`, 'write KEY=value')
   })
+  checkHealthcheck(cs?.Healthcheck)
   const runtime = tt.Runtime ?? ''
   if (runtime !== '' && runtime !== 'container') throw invalid('TaskTemplate.Runtime', `runtime ${JSON.stringify(runtime)} is not supported by flotilla`, 'use "container"')
   checkResources(tt.Resources?.Limits, 'TaskTemplate.Resources.Limits')

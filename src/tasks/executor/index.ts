@@ -1,6 +1,6 @@
 /** The executor: the node's description, the task step function, its driver, and the Docker executor. */
 export type {
-  Executor, TaskController, TaskDescription, ContainerSpec, TaskResources, HostPort, ExitStatus, ContainerStatus,
+  Executor, TaskController, TaskDescription, ContainerSpec, HealthConfig, TaskResources, HostPort, ExitStatus, ContainerStatus,
   AdoptedTask, AdoptResult, LogSelector, LogOptions, LogLine, TaskState, DesiredState, ControllerCall, ControllerAction, ControllerResult, ErrorClass
 } from './types.js'
 export { TASK_STATES } from './types.js'

@@ -54,6 +54,22 @@ export interface ContainerSpec {
   readonly StopSignal?: string
   /** Nanoseconds between the stop signal and SIGKILL; the engine rounds up to whole seconds (default 10 s). */
   readonly StopGracePeriod?: number
+  /** The container's health check; a task that has one is running only once the engine reports it healthy. */
+  readonly Healthcheck?: HealthConfig
+}
+
+/**
+ * Docker's HealthConfig, durations in nanoseconds (0 or unset: the engine's default). `Test` is
+ * `['CMD', exe, ...args]`, `['CMD-SHELL', command]`, or `['NONE']` to disable the image's check.
+ */
+export interface HealthConfig {
+  readonly Test?: readonly string[]
+  readonly Interval?: number
+  readonly Timeout?: number
+  /** Consecutive failures after which the container is unhealthy. */
+  readonly Retries?: number
+  /** Time after start during which failures do not count towards Retries. */
+  readonly StartPeriod?: number
 }
 
 /** Swarm's ResourceRequirements: NanoCPUs (1e9 = one CPU) and bytes. */

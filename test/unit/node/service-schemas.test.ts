@@ -151,13 +151,36 @@ describe('parseServiceSpec', () => {
     expect(parseServiceSpec(withField('TaskTemplate.ContainerSpec.Image', image)).spec.TaskTemplate.ContainerSpec.Image).toBe(image)
   })
 
-  it('warns about set fields that are stored but not applied', () => {
+  it('warns about set fields that are stored but not applied, and not about an applied Healthcheck', () => {
     const body = withField('TaskTemplate.ContainerSpec.Healthcheck', { Test: ['CMD', 'true'] })
     ;(body.TaskTemplate as Json).LogDriver = { Name: 'json-file' }
     expect(parseServiceSpec(body).warnings).toEqual([
-      'TaskTemplate.ContainerSpec.Healthcheck is stored but not applied by flotilla',
       'TaskTemplate.LogDriver is stored but not applied by flotilla'
     ])
+  })
+
+  it.each([
+    [{ Test: ['CMD-SHELL', 'test -f /tmp/ok'], Interval: 200e6, Timeout: 1e9, Retries: 3, StartPeriod: 0 }],
+    [{ Test: ['CMD', 'true'] }],
+    [{ Test: ['NONE'] }],
+    [{ Interval: 5e9 }]
+  ])('accepts the health check %j', hc => {
+    const { spec, warnings } = parseServiceSpec(withField('TaskTemplate.ContainerSpec.Healthcheck', hc))
+    expect(spec.TaskTemplate.ContainerSpec.Healthcheck).toEqual(hc)
+    expect(warnings).toEqual([])
+  })
+
+  it.each([
+    [{ Test: ['CMD-SHELL', 'true'], Interval: 999_999 }, 'TaskTemplate.ContainerSpec.Healthcheck.Interval: Interval in Healthcheck cannot be less than 1ms'],
+    [{ Test: ['CMD-SHELL', 'true'], Timeout: -1 }, 'TaskTemplate.ContainerSpec.Healthcheck.Timeout: must be a non-negative integer'],
+    [{ Test: ['CMD-SHELL', 'true'], StartPeriod: 1.5 }, 'TaskTemplate.ContainerSpec.Healthcheck.StartPeriod: must be a non-negative integer'],
+    [{ Test: ['CMD-SHELL', 'true'], Retries: -1 }, 'TaskTemplate.ContainerSpec.Healthcheck.Retries: must be a non-negative integer'],
+    [{ Test: ['CMD-SHELL'] }, 'TaskTemplate.ContainerSpec.Healthcheck.Test: CMD-SHELL needs a command'],
+    [{ Test: ['SHELL', 'true'] }, 'TaskTemplate.ContainerSpec.Healthcheck.Test: unknown health check type "SHELL"'],
+    [{ Test: ['NONE', 'x'] }, 'TaskTemplate.ContainerSpec.Healthcheck.Test: "NONE" takes no arguments'],
+    [{ Test: 'true' }, 'TaskTemplate.ContainerSpec.Healthcheck.Test: Expected array, received string']
+  ])('refuses the health check %j', (hc, message) => {
+    expect(invalidMessage(withField('TaskTemplate.ContainerSpec.Healthcheck', hc))).toBe(message)
   })
 
   it('keeps UpdateConfig and RollbackConfig as sent', () => {

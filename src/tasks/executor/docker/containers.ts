@@ -40,7 +40,7 @@ export function nodeFilter (nodeId: string): string {
 /**
  * The engine's create request for a task, as SwarmKit's container adapter builds it: Command → Entrypoint
  * (when non-empty), Args → Cmd, limits to NanoCpus/Memory, the memory reservation to MemoryReservation,
- * StopGracePeriod rounded up to whole seconds, host-mode ports to PortBindings. No restart policy: the
+ * StopGracePeriod rounded up to whole seconds, host-mode ports to PortBindings, Healthcheck as given. No restart policy: the
  * orchestrator restarts tasks.
  */
 export function createOptions (task: TaskDescription): Docker.ContainerCreateOptions {
@@ -76,7 +76,26 @@ export function createOptions (task: TaskDescription): Docker.ContainerCreateOpt
   if (spec.StopSignal !== undefined && spec.StopSignal !== '') opts.StopSignal = spec.StopSignal
   if (spec.StopGracePeriod !== undefined) opts.StopTimeout = stopTimeoutSeconds(spec.StopGracePeriod)
   if (Object.keys(exposed).length > 0) opts.ExposedPorts = exposed
+  const hc = spec.Healthcheck
+  if (hc !== undefined) {
+    opts.Healthcheck = {
+      ...(hc.Test !== undefined ? { Test: [...hc.Test] } : {}),
+      ...(hc.Interval !== undefined ? { Interval: hc.Interval } : {}),
+      ...(hc.Timeout !== undefined ? { Timeout: hc.Timeout } : {}),
+      ...(hc.Retries !== undefined ? { Retries: hc.Retries } : {}),
+      ...(hc.StartPeriod !== undefined ? { StartPeriod: hc.StartPeriod } : {})
+    }
+  }
   return opts
+}
+
+/**
+ * Whether the spec gives the container a health check to wait for (SwarmKit's controller: a Test that is
+ * neither empty nor `['NONE']`). A check that only the image declares is not waited for.
+ */
+export function hasHealthcheck (task: TaskDescription): boolean {
+  const test = task.spec.Healthcheck?.Test
+  return test !== undefined && test.length > 0 && test[0] !== 'NONE'
 }
 
 /** A grace period in nanoseconds as the engine's whole seconds, rounded up so that a short grace is not zero. */

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode'
 import { FlotillaError, asFlotillaError } from '../../../membership/index.js'
 import type { ContainerStatus, ExitStatus, TaskController, TaskDescription } from '../types.js'
-import { LABELS, containerName, createOptions, engineError, engineMessage, engineStatus } from './containers.js'
+import { LABELS, containerName, createOptions, engineError, engineMessage, engineStatus, hasHealthcheck } from './containers.js'
 import type { EngineEvents } from './events.js'
 
 /** What a Docker controller uses: the engine for short calls, for calls that may stay silent (stop), and the node's events. */
@@ -61,7 +61,64 @@ export class DockerController implements TaskController {
     }
   }
 
+  /**
+   * Start the container. With a health check (`hasHealthcheck`), resolve only once the engine reports it
+   * healthy (SwarmKit's controller Start): the task stays 'starting' meanwhile. Should it turn unhealthy
+   * first, the container is stopped and the start rejects, not retryable, with the exit and
+   * "dockerexec: unhealthy container"; should it exit by itself first, a non-zero exit rejects the same
+   * way and a zero exit resolves (the wait then finds it exited). A dropped events stream rejects,
+   * retryable: starting again finds the container started and waits on.
+   */
   async start (): Promise<void> {
+    if (!hasHealthcheck(this.task)) {
+      await this.startContainer()
+      return
+    }
+    await this.deps.events.ready()
+    await new Promise<void>((resolve, reject) => {
+      let settled = false
+      let unhealthy = false
+      const finish = (err?: unknown): void => {
+        if (settled) return
+        settled = true
+        unsubscribe()
+        if (err === undefined) resolve()
+        else reject(asFlotillaError(err))
+      }
+      const onExit = (info: Docker.ContainerInspectInfo): void => {
+        const exit = exitStatus(info)
+        if (!unhealthy && exit.exitCode === 0) { finish(); return }
+        const cause = unhealthy ? unhealthyMessage(info) : exit.error
+        finish(new FlotillaError('internal', `task: non-zero exit (${exit.exitCode})${cause === '' ? '' : `: ${cause}`}`))
+      }
+      const check = async (): Promise<void> => {
+        try {
+          const info = await this.inspectInfo()
+          if (info === undefined) finish(new FlotillaError('not-found', `container ${this.name} was removed`))
+          else if (EXITED.has(info.State.Status)) onExit(info)
+          else if (info.State.Health?.Status === 'healthy') finish()
+          else if (info.State.Health?.Status === 'unhealthy') stopUnhealthy()
+        } catch (err) {
+          finish(err)
+        }
+      }
+      const stopUnhealthy = (): void => {
+        if (unhealthy) return
+        unhealthy = true
+        void this.shutdown().then(check, finish)
+      }
+      // Subscribe before starting, so that no health_status or die event is missed.
+      const unsubscribe = this.deps.events.subscribe(this.name, event => {
+        if (event.kind === 'lost') finish(event.error)
+        else if (event.action === 'health_status: healthy') { if (!unhealthy) finish() }
+        else if (event.action === 'health_status: unhealthy') stopUnhealthy()
+        else if (event.action === 'die' || event.action === 'destroy') void check()
+      })
+      void this.startContainer().then(check, finish)
+    })
+  }
+
+  private async startContainer (): Promise<void> {
     try {
       await this.deps.docker.getContainer(this.name).start()
     } catch (err) {
@@ -73,7 +130,10 @@ export class DockerController implements TaskController {
   /**
    * Follow the node's events stream until this container dies, then read its exit from the engine. A
    * container already exited resolves at once. Rejects, retryable, when `signal` aborts or the stream
-   * drops; with a non-retryable `not-found` when the container is removed.
+   * drops; with a non-retryable `not-found` when the container is removed. A container whose health
+   * check turns unhealthy (or is found unhealthy) is stopped (SwarmKit's controller Wait), and its exit
+   * carries the error "dockerexec: unhealthy container"; should it still exit 0, the wait rejects, not
+   * retryable, with that message, so that the task fails either way.
    */
   async wait (signal?: AbortSignal): Promise<ExitStatus> {
     const interrupted = (): FlotillaError =>
@@ -90,21 +150,33 @@ export class DockerController implements TaskController {
         settle()
       }
       const onAbort = (): void => { finish(() => { reject(interrupted()) }) }
+      let unhealthy = false
       const check = async (): Promise<void> => {
         try {
           const info = await this.inspectInfo()
           if (info === undefined) {
             finish(() => { reject(new FlotillaError('not-found', `container ${this.name} was removed`)) })
           } else if (EXITED.has(info.State.Status)) {
-            finish(() => { resolve(exitStatus(info)) })
+            const exit = exitStatus(info)
+            if (!unhealthy) finish(() => { resolve(exit) })
+            else if (exit.exitCode !== 0) finish(() => { resolve({ ...exit, error: unhealthyMessage(info) }) })
+            else finish(() => { reject(new FlotillaError('internal', `task: ${unhealthyMessage(info)}`)) })
+          } else if (info.State.Health?.Status === 'unhealthy') {
+            stopUnhealthy()
           }
         } catch (err) {
           finish(() => { reject(asFlotillaError(err)) })
         }
       }
+      const stopUnhealthy = (): void => {
+        if (unhealthy) return
+        unhealthy = true
+        void this.shutdown().then(check, (err: unknown) => { finish(() => { reject(asFlotillaError(err)) }) })
+      }
       // Subscribe before the first inspect, so that a death between the two is not missed.
       const unsubscribe = this.deps.events.subscribe(this.name, event => {
         if (event.kind === 'lost') finish(() => { reject(event.error) })
+        else if (event.action === 'health_status: unhealthy') stopUnhealthy()
         else if (event.action === 'die' || event.action === 'destroy') void check()
       })
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -216,6 +288,17 @@ function exitStatus (info: Docker.ContainerInspectInfo): ExitStatus {
     startedAt: s.StartedAt,
     finishedAt: s.FinishedAt
   }
+}
+
+/**
+ * SwarmKit's error for a container whose health check failed, with the last check's exit code and
+ * output (from the engine's health log) when there is one.
+ */
+function unhealthyMessage (info: Docker.ContainerInspectInfo): string {
+  const last = info.State.Health?.Log.at(-1)
+  if (last === undefined) return 'dockerexec: unhealthy container'
+  const output = last.Output.trim().replace(/\s+/g, ' ').slice(0, 200)
+  return `dockerexec: unhealthy container (last check exited ${last.ExitCode}${output === '' ? '' : `: ${output}`})`
 }
 
 /**

@@ -91,6 +91,7 @@ export const ServiceSpecSchema = z.object({
     Mode: text,
     Ports: z.array(PortSchema).nullable().optional()
   }).passthrough().nullable().optional(),
+  UpdateConfig: z.object({ Parallelism: uint.nullable().optional(), Delay: uint.nullable().optional() }).passthrough().nullable().optional(),
   Networks: list
 }).passthrough()
 
@@ -125,7 +126,11 @@ const NOT_APPLIED: ReadonlyArray<readonly [string, (v: unknown) => boolean]> = [
   ['TaskTemplate.ContainerSpec.Ulimits', nonEmptyArray],
   ['TaskTemplate.ContainerSpec.Sysctls', v => isObject(v) && Object.keys(v).length > 0],
   ['TaskTemplate.ContainerSpec.DNSConfig', v => isObject(v) && Object.values(v).some(x => Array.isArray(x) && x.length > 0)],
-  ['TaskTemplate.LogDriver', v => isObject(v) && typeof v.Name === 'string' && v.Name !== '']
+  ['TaskTemplate.LogDriver', v => isObject(v) && typeof v.Name === 'string' && v.Name !== ''],
+  // The updater applies Parallelism and Delay; the rest of UpdateConfig is issue 6's.
+  ['UpdateConfig.Order', v => v === 'start-first'],
+  ['UpdateConfig.FailureAction', v => v === 'continue' || v === 'rollback'],
+  ['UpdateConfig.MaxFailureRatio', v => typeof v === 'number' && v > 0]
 ]
 
 /** Fields refused when set: flotilla cannot run them, and ignoring them would run something else. */

@@ -88,7 +88,7 @@ export function reconcileGlobal (
     }
   }
   // The updater, last: an out-of-date task is replaced on its node, Parallelism in flight (stop-first).
-  let budget = updateBudget(plan.service, tasks, t => plan.desiredState(t), intents.length)
+  let budget = updateBudget(plan, tasks, intents.length)
   for (const t of outdated) {
     if (budget <= 0) break
     plan.shutdown(t)

@@ -106,7 +106,7 @@ export function reconcileReplicated (
     intents.push({ slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
   }
   // The updater, last: slots whose live task is out of date get a fresh one, Parallelism in flight (stop-first).
-  let budget = updateBudget(plan.service, tasks, t => plan.desiredState(t), intents.length)
+  let budget = updateBudget(plan, tasks, intents.length)
   for (const s of states) {
     if (budget <= 0) break
     if (removed.has(s.slot) || s.outcome !== 'runnable' || s.replacement !== null) continue

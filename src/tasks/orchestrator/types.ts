@@ -65,10 +65,12 @@ export interface EndpointSpec {
   readonly Ports?: readonly PortConfig[]
 }
 
-/** Docker's UpdateConfig, as far as the updater reads it (update.ts): how many tasks are replaced at a time. */
+/** Docker's UpdateConfig, as far as the updater reads it (update.ts): how many tasks are replaced at a time, and how often. */
 export interface UpdateConfig {
   /** Replacements in flight at once; 0 = all at once. Default 1. */
   readonly Parallelism?: number
+  /** Nanoseconds between a batch's tasks reaching running and the next batch; default 0. */
+  readonly Delay?: number
 }
 
 /** Docker's ServiceSpec, trimmed to what orchestration needs; normalized by the control socket. */

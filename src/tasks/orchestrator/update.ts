@@ -1,9 +1,11 @@
 /**
  * The updater's core (SwarmKit manager/orchestrator/update, its essentials): a task made from another
  * TaskTemplate or other ports than the service has now is out of date, and is replaced in its slot (or
- * on its node), at most UpdateConfig.Parallelism replacements in flight at a time, stop-first.
+ * on its node), at most UpdateConfig.Parallelism replacements in flight at a time, each batch
+ * UpdateConfig.Delay after the last one started, stop-first.
  */
-import { isTerminal, taskStateRank, type DesiredState } from '../executor/index.js'
+import { isTerminal, taskStateRank } from '../executor/index.js'
+import type { Plan } from './plan.js'
 import type { ServiceObject, TaskObject } from './types.js'
 
 /** Docker's default UpdateConfig.Parallelism. */
@@ -37,17 +39,29 @@ export function isTaskUpToDate (t: TaskObject, service: ServiceObject): boolean 
 /**
  * How many out-of-date tasks a pass may still replace once its other decisions are made: Parallelism
  * (0: all) minus the replacements in flight after the pass — the up-to-date tasks still meant to run
- * (`desired`, the pass's view) that have not reached running, and the `creating` tasks the pass adds.
- * Counted after the pass, so that applying it and reconciling again finds no budget it did not use.
+ * (the plan's view) that have not reached running, and the `creating` tasks the pass adds — and none
+ * until UpdateConfig.Delay has passed since the last task made by this update reached running (the
+ * plan is asked to wake then). Counted after the pass, so that applying it and reconciling again finds
+ * no budget it did not use.
  */
-export function updateBudget (service: ServiceObject, tasks: readonly TaskObject[], desired: (t: TaskObject) => DesiredState, creating: number): number {
-  const p = service.spec.UpdateConfig?.Parallelism
+export function updateBudget (plan: Plan, tasks: readonly TaskObject[], creating: number): number {
+  const service = plan.service
+  const config = service.spec.UpdateConfig
+  const p = config?.Parallelism
   const parallelism = typeof p === 'number' && Number.isSafeInteger(p) && p >= 0 ? p : DEFAULT_UPDATE_PARALLELISM
-  if (parallelism === 0) return Number.POSITIVE_INFINITY
+  const d = config?.Delay
+  const delayMs = typeof d === 'number' && Number.isFinite(d) && d > 0 ? d / 1e6 : 0
   let inFlight = creating
+  let lastStartedMs: number | null = null
   for (const t of tasks) {
-    if (desired(t) !== 'running' || isTerminal(t.status.state)) continue
-    if (taskStateRank(t.status.state) < taskStateRank('running') && isTaskUpToDate(t, service)) inFlight++
+    if (plan.desiredState(t) !== 'running' || isTerminal(t.status.state) || !isTaskUpToDate(t, service)) continue
+    if (taskStateRank(t.status.state) < taskStateRank('running')) inFlight++
+    else if (t.createdAtMs >= service.updatedAtMs && (lastStartedMs === null || t.status.timestampMs > lastStartedMs)) lastStartedMs = t.status.timestampMs
   }
+  if (delayMs > 0 && lastStartedMs !== null && plan.nowMs < lastStartedMs + delayMs) {
+    plan.wakeAt(lastStartedMs + delayMs)
+    return 0
+  }
+  if (parallelism === 0) return Number.POSITIVE_INFINITY
   return Math.max(0, parallelism - inFlight)
 }

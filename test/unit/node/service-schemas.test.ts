@@ -202,3 +202,20 @@ describe('service names', () => {
     expect(randomServiceName(() => 0)).toBe('admiring_albattani')
   })
 })
+
+describe('UpdateConfig', () => {
+  it('takes Parallelism and Delay as non-negative integers, naming the field otherwise', () => {
+    expect(() => parseServiceSpec(withField('UpdateConfig', { Parallelism: 2, Delay: 1e9 }), () => 'generated')).not.toThrow()
+    expect(invalidMessage(withField('UpdateConfig', { Parallelism: -1 }))).toContain('UpdateConfig.Parallelism')
+    expect(invalidMessage(withField('UpdateConfig', { Delay: 0.5 }))).toContain('UpdateConfig.Delay')
+  })
+
+  it('warns that the parts the updater does not apply yet are stored only', () => {
+    const { warnings } = parseServiceSpec(withField('UpdateConfig', { Parallelism: 1, Order: 'start-first', FailureAction: 'rollback' }), () => 'generated')
+    expect(warnings).toEqual([
+      'UpdateConfig.Order is stored but not applied by flotilla',
+      'UpdateConfig.FailureAction is stored but not applied by flotilla'
+    ])
+    expect(parseServiceSpec(withField('UpdateConfig', { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' }), () => 'generated').warnings).toEqual([])
+  })
+})

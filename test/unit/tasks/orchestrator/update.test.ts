@@ -8,14 +8,15 @@ function runAll (store: Store): void {
 }
 
 /** A new version of the service with another image (and `parallelism`, when given). */
-function withImage (s: ServiceObject, image: string, parallelism?: number): ServiceObject {
+function withImage (s: ServiceObject, image: string, parallelism?: number, delayNs?: number, updatedAtMs = s.updatedAtMs): ServiceObject {
   return {
     ...s,
     version: s.version + 100,
+    updatedAtMs,
     spec: {
       ...s.spec,
       TaskTemplate: { ...s.spec.TaskTemplate, ContainerSpec: { Image: image } },
-      ...(parallelism !== undefined ? { UpdateConfig: { Parallelism: parallelism } } : {})
+      ...(parallelism !== undefined ? { UpdateConfig: { Parallelism: parallelism, ...(delayNs !== undefined ? { Delay: delayNs } : {}) } } : {})
     }
   }
 }
@@ -60,5 +61,21 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     const r = store.step()
     expect(r.create.map(t => t.nodeId)).toEqual(['a', 'b'])
     expect(r.create.every(t => t.spec.ContainerSpec.Image === 'nginx:1.27')).toBe(true)
+  })
+
+  it('waits UpdateConfig.Delay after a batch reached running before the next, and asks to be woken then', () => {
+    const store = new Store(service({ replicas: 3 }), [node('a')])
+    store.step()
+    runAll(store)
+    store.service = withImage(store.service, 'nginx:1.27', 1, 10e9, store.nowMs)
+    expect(store.step().create).toHaveLength(1)
+    store.nowMs += 1000
+    runAll(store) // the first replacement runs at nowMs
+    const startedMs = store.nowMs
+    const waiting = store.step()
+    expect(waiting.create).toEqual([])
+    expect(waiting.nextWakeMs).toBe(startedMs + 10_000)
+    store.nowMs = startedMs + 10_000
+    expect(store.step().create).toHaveLength(1)
   })
 })

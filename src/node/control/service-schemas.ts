@@ -91,7 +91,11 @@ export const ServiceSpecSchema = z.object({
     Mode: text,
     Ports: z.array(PortSchema).nullable().optional()
   }).passthrough().nullable().optional(),
-  UpdateConfig: z.object({ Parallelism: uint.nullable().optional(), Delay: uint.nullable().optional() }).passthrough().nullable().optional(),
+  UpdateConfig: z.object({
+    Parallelism: uint.nullable().optional(),
+    Delay: uint.nullable().optional(),
+    Order: z.enum(['stop-first', 'start-first']).nullable().optional()
+  }).passthrough().nullable().optional(),
   Networks: list
 }).passthrough()
 
@@ -127,8 +131,7 @@ const NOT_APPLIED: ReadonlyArray<readonly [string, (v: unknown) => boolean]> = [
   ['TaskTemplate.ContainerSpec.Sysctls', v => isObject(v) && Object.keys(v).length > 0],
   ['TaskTemplate.ContainerSpec.DNSConfig', v => isObject(v) && Object.values(v).some(x => Array.isArray(x) && x.length > 0)],
   ['TaskTemplate.LogDriver', v => isObject(v) && typeof v.Name === 'string' && v.Name !== ''],
-  // The updater applies Parallelism and Delay; the rest of UpdateConfig is issue 6's.
-  ['UpdateConfig.Order', v => v === 'start-first'],
+  // The updater applies Parallelism, Delay and Order; the rest of UpdateConfig is issue 6's.
   ['UpdateConfig.FailureAction', v => v === 'continue' || v === 'rollback'],
   ['UpdateConfig.MaxFailureRatio', v => typeof v === 'number' && v > 0]
 ]

@@ -8,7 +8,7 @@ import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, updateBudget } from './update.js'
+import { isTaskUpToDate, startFirst, updateBudget } from './update.js'
 
 /** Whether a node takes a new task of the service: ready, active and meeting its constraints. */
 export function eligibleNode (node: OrchestratorNode, constraints: readonly Constraint[]): boolean {
@@ -59,8 +59,11 @@ export function reconcileGlobal (
     for (const t of ended) plan.shutdown(t)
     if (live.length > 0) {
       const keep = newestOf(live)
-      for (const t of live) if (t !== keep) plan.shutdown(t)
-      if (!isTaskUpToDate(keep, plan.service)) outdated.push(keep)
+      const fresh = isTaskUpToDate(keep, plan.service)
+      // Start-first: an out-of-date task keeps running beside its replacement until the replacement runs.
+      const early = startFirst(plan.service) && fresh && keep.status.state !== 'running'
+      for (const t of live) if (t !== keep && !(early && !isTaskUpToDate(t, plan.service))) plan.shutdown(t)
+      if (!fresh) outdated.push(keep)
     }
     if (live.length > 0 || waiting > 0) {
       covered.add(nodeId)
@@ -89,9 +92,10 @@ export function reconcileGlobal (
   }
   // The updater, last: an out-of-date task is replaced on its node, Parallelism in flight (stop-first).
   let budget = updateBudget(plan, tasks, intents.length)
+  const early = startFirst(plan.service)
   for (const t of outdated) {
     if (budget <= 0) break
-    plan.shutdown(t)
+    if (!early) plan.shutdown(t)
     intents.push({ slot: null, nodeId: t.nodeId, delayUntilMs: null, restartTimesMs: [] })
     budget--
   }

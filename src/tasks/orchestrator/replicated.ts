@@ -7,7 +7,7 @@ import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, updateBudget } from './update.js'
+import { isTaskUpToDate, startFirst, updateBudget } from './update.js'
 
 /** What becomes of a slot in this pass before scaling: it runs (or will), is held, or is empty. */
 type Outcome = 'runnable' | 'held' | 'dead'
@@ -105,14 +105,22 @@ export function reconcileReplicated (
     existing.add(slot)
     intents.push({ slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
   }
-  // The updater, last: slots whose live task is out of date get a fresh one, Parallelism in flight (stop-first).
+  // The updater, last: slots whose live task is out of date get a fresh one, Parallelism in flight.
+  const early = startFirst(plan.service)
   let budget = updateBudget(plan, tasks, intents.length)
   for (const s of states) {
-    if (budget <= 0) break
     if (removed.has(s.slot) || s.outcome !== 'runnable' || s.replacement !== null) continue
     const live = s.running.filter(t => !isTerminal(t.status.state) && plan.desiredState(t) === 'running')
-    if (live.length === 0 || live.some(t => isTaskUpToDate(t, plan.service))) continue
-    for (const t of live) plan.shutdown(t)
+    const fresh = live.filter(t => isTaskUpToDate(t, plan.service))
+    const outdated = live.filter(t => !isTaskUpToDate(t, plan.service))
+    if (outdated.length === 0) continue
+    if (fresh.length > 0) {
+      // Start-first: the old task stops once its replacement runs (stop-first never gets here).
+      if (fresh.some(t => t.status.state === 'running')) for (const t of outdated) plan.shutdown(t)
+      continue
+    }
+    if (budget <= 0) continue
+    if (!early) for (const t of outdated) plan.shutdown(t)
     intents.push({ slot: s.slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
     budget--
   }

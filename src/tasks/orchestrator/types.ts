@@ -71,6 +71,8 @@ export interface UpdateConfig {
   readonly Parallelism?: number
   /** Nanoseconds between a batch's tasks reaching running and the next batch; default 0. */
   readonly Delay?: number
+  /** 'stop-first' (default): the old task stops, then its replacement starts; 'start-first': the reverse. */
+  readonly Order?: 'stop-first' | 'start-first'
 }
 
 /** Docker's ServiceSpec, trimmed to what orchestration needs; normalized by the control socket. */

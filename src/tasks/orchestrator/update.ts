@@ -2,11 +2,22 @@
  * The updater's core (SwarmKit manager/orchestrator/update, its essentials): a task made from another
  * TaskTemplate or other ports than the service has now is out of date, and is replaced in its slot (or
  * on its node), at most UpdateConfig.Parallelism replacements in flight at a time, each batch
- * UpdateConfig.Delay after the last one started, stop-first.
+ * UpdateConfig.Delay after the last one started; stop-first, or start-first (the old task stops once its
+ * replacement runs).
  */
 import { isTerminal, taskStateRank } from '../executor/index.js'
 import type { Plan } from './plan.js'
 import type { ServiceObject, TaskObject } from './types.js'
+
+/**
+ * Whether replacements start before the task they replace stops (UpdateConfig.Order start-first): the
+ * service never drops below its count. Default stop-first. A global service publishing host ports
+ * stays stop-first: its replacement goes to the same node, where the old task holds the ports.
+ */
+export function startFirst (service: ServiceObject): boolean {
+  if (service.spec.UpdateConfig?.Order !== 'start-first') return false
+  return 'Replicated' in service.spec.Mode || service.endpoint.ports.length === 0
+}
 
 /** Docker's default UpdateConfig.Parallelism. */
 export const DEFAULT_UPDATE_PARALLELISM = 1

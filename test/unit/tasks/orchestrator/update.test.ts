@@ -78,4 +78,42 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     store.nowMs = startedMs + 10_000
     expect(store.step().create).toHaveLength(1)
   })
+
+  it('start-first: a replacement starts beside the old task, which stops once it runs; never fewer than Replicas running', () => {
+    const store = new Store(service({ replicas: 3 }), [node('a')])
+    store.step()
+    runAll(store)
+    const base = withImage(store.service, 'nginx:1.27', 1)
+    store.service = { ...base, spec: { ...base.spec, UpdateConfig: { Parallelism: 1, Order: 'start-first' } } }
+    const runningCount = (): number => store.list().filter(t => t.status.state === 'running' && t.desiredState === 'running').length
+    const first = store.step()
+    expect(first.create).toHaveLength(1)
+    expect(first.update).toEqual([]) // nothing stops before its replacement runs
+    for (let i = 0; i < 10; i++) {
+      expect(runningCount()).toBeGreaterThanOrEqual(3)
+      runAll(store)
+      expect(runningCount()).toBeLessThanOrEqual(4) // Parallelism 1: one extra at most
+      const r = store.step()
+      expect(r.create.length).toBeLessThanOrEqual(1)
+      expect(runningCount()).toBeGreaterThanOrEqual(3)
+    }
+    expect(runningCount()).toBe(3)
+    expect(store.running().every(t => isTaskUpToDate(t, store.service))).toBe(true)
+  })
+
+  it('start-first on a global service keeps the old task until its replacement on the node runs', () => {
+    const store = new Store(service({ global: true }), [node('a')])
+    store.step()
+    runAll(store)
+    const base = withImage(store.service, 'nginx:1.27', 1)
+    store.service = { ...base, spec: { ...base.spec, UpdateConfig: { Parallelism: 1, Order: 'start-first' } } }
+    const old = store.onNode('a')
+    const r = store.step()
+    expect(r.create.map(t => t.nodeId)).toEqual(['a'])
+    expect(r.update).toEqual([])
+    expect(store.step()).toEqual({ create: [], update: [], delete: [], nextWakeMs: null })
+    runAll(store)
+    const stop = store.step()
+    expect(stop.update).toEqual([expect.objectContaining({ id: old.id, desiredState: 'shutdown' })])
+  })
 })

@@ -275,6 +275,47 @@ describe('services on 3 agents sharing one engine', () => {
     }
   }, 150_000)
 
+  it.each(['stop-first', 'start-first'] as const)('rolls 6 replicas to a new image %s, Parallelism 2 and Delay 1 s, never below its floor', async order => {
+    await docker.getImage(TEST_IMAGE).tag({ repo: 'flotilla-test/busybox', tag: 'v2' })
+    try {
+      const id = await create(manager, 'roll', { replicas: 6 })
+      await waitRunning('roll', 6)
+      // The fewest tasks running and meant to run, seen every 100 ms while the update goes on.
+      let fewest = 6
+      let watching = true
+      const watch = (async () => {
+        while (watching) {
+          const tasks = await tasksOf(w1, 'roll')
+          fewest = Math.min(fewest, tasks.filter(t => t.DesiredState === 'running' && t.Status.State === 'running').length)
+          await new Promise(resolve => setTimeout(resolve, 100))
+        }
+      })()
+      const svc = (await manager.api('GET', `/services/${id}`)).body
+      const spec = {
+        ...svc.Spec,
+        TaskTemplate: { ...svc.Spec.TaskTemplate, ContainerSpec: { ...svc.Spec.TaskTemplate.ContainerSpec, Image: 'flotilla-test/busybox:v2' } },
+        UpdateConfig: { Parallelism: 2, Delay: nanos(1), Order: order }
+      }
+      const started = Date.now()
+      const r = await w1.api('POST', `/services/${id}/update?version=${svc.Version.Index as number}`, spec)
+      expect(r.status, describeResult(r)).toBe(200)
+      try {
+        await waitFor('6 running tasks of the new image', async () => {
+          const tasks = await tasksOf(manager, 'roll')
+          const live = tasks.filter(t => t.DesiredState === 'running')
+          return live.length === 6 && live.every(t => t.Status.State === 'running' && t.Spec?.ContainerSpec.Image === 'flotilla-test/busybox:v2')
+        }, 60_000)
+      } finally {
+        watching = false
+        await watch
+      }
+      console.log(`${order} rolling update of 6 (parallelism 2, delay 1 s): ${Date.now() - started} ms, fewest running ${fewest}`)
+      expect(fewest).toBeGreaterThanOrEqual(order === 'start-first' ? 6 : 4)
+    } finally {
+      await docker.getImage('flotilla-test/busybox:v2').remove().catch(() => {})
+    }
+  }, 150_000)
+
   it('places by constraint: node.role==manager, and a node label', async () => {
     const c = await w2.cli(['service', 'create', '--detach', '--name', 'mgr', '--replicas', '3', '--constraint', 'node.role==manager',
       '--stop-signal', 'SIGKILL', TEST_IMAGE, 'sleep', '3600'], 60_000)

@@ -131,6 +131,22 @@ describe('service logs on 3 agents', () => {
     }, 30_000)
   }
 
+  it('flotilla service logs prints the same lines as docker, --tail per task, stderr on stderr', async () => {
+    const tasks = await runningTasks()
+    const r = await w1.cli(['service', 'logs', '--tail', '2', 'web'], 15_000)
+    expect(r.code, r.stderr).toBe(0)
+    const lines = [...r.stdout.trim().split('\n'), ...r.stderr.trim().split('\n')].filter(l => l !== '')
+    expect(lines).toHaveLength(6) // 2 per task, over both streams
+    for (const l of lines) {
+      const m = /^web\.\d\.([0-9a-z]{12})@(\S+) +\| /.exec(l)
+      expect(m, l).not.toBeNull()
+      expect(tasks.get(m![1]!)).toBe(m![2])
+    }
+    const missing = await w1.cli(['service', 'logs', 'nosuch'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('service nosuch not found')
+  })
+
   it('refuses a bad query or an unknown service with Docker\'s errors; a task\'s logs alone through GET /tasks/{id}/logs', async () => {
     const none = await callSocket(w1.socket, 'GET', '/services/nosuch/logs?stdout=1', undefined, 5_000)
     expect(none.status).toBe(404)

@@ -63,3 +63,33 @@ export async function call (socketPath: string, method: string, path: string, bo
     req.end(payload)
   })
 }
+
+/**
+ * A GET whose answer streams (`service logs -f`): `onChunk` hears each piece of a 2xx body until it ends
+ * or `signal` aborts (then it resolves); a non-2xx answer throws as `call` does.
+ */
+export async function stream (socketPath: string, path: string, onChunk: (chunk: Buffer) => void, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ socketPath, method: 'GET', path: `/v1.41${path}`, signal }, res => {
+      const status = res.statusCode ?? 0
+      if (status < 200 || status >= 300) {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          try { reject(new CliError(String((JSON.parse(text) as { message?: unknown }).message ?? text))) } catch { reject(new CliError(text)) }
+        })
+        return
+      }
+      res.on('data', onChunk)
+      res.on('end', () => { resolve() })
+      res.on('error', () => { resolve() })
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (signal.aborted) resolve()
+      else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new CliError(`Cannot connect to the flotilla agent at unix://${socketPath}. Is the agent running?`))
+      else reject(new CliError(err.message))
+    })
+    req.end()
+  })
+}

@@ -1,5 +1,7 @@
 import type { Command } from 'commander'
-import { call, CliError } from './client.js'
+import { call, CliError, stream } from './client.js'
+import { formatLogLine } from './log-format.js'
+import { MuxParser } from '../../tasks/executor/docker/log-frames.js'
 import { waitOnService, type ProgressOutput } from './progress.js'
 import { serviceMode, serviceRows, taskRows, type ServiceJson, type TaskJson } from './service-format.js'
 import { parseScaleArg } from './service-flags.js'
@@ -227,6 +229,60 @@ export function addServiceCommands (program: Command, socket: () => string, out:
       for (const w of res?.Warnings ?? []) io.err(`${w}\n`)
       out(`${ref}\n`)
       if (o.detach !== true) await wait(s, ref, o.quiet === true)
+    })
+
+  service.command('logs')
+    .description('Fetch the logs of a service or task')
+    .argument('<service|task>', 'service name, ID or ID prefix, or task ID')
+    .option('-f, --follow', 'follow log output')
+    .option('-n, --tail <lines>', 'number of lines to show from the end of the logs', 'all')
+    .option('-t, --timestamps', 'show timestamps')
+    .action(async (ref: string, o: { follow?: boolean, tail: string, timestamps?: boolean }) => {
+      const s = socket()
+      if (o.tail !== 'all' && !/^\d+$/.test(o.tail)) throw new CliError(`invalid --tail ${o.tail}: give a number of lines or "all"`)
+      let path: string
+      let serviceId: string
+      try {
+        serviceId = ((await call(s, 'GET', `/services/${encodeURIComponent(ref)}`)).body as { ID: string }).ID
+        path = `/services/${serviceId}/logs`
+      } catch (e) {
+        const task = await call(s, 'GET', `/tasks/${encodeURIComponent(ref)}`).catch(() => { throw e })
+        serviceId = (task.body as { ServiceID: string }).ServiceID
+        path = `/tasks/${(task.body as { ID: string }).ID}/logs`
+      }
+      const service = (await call(s, 'GET', `/services/${serviceId}`)).body as ServiceJson
+      const hostnames = new Map(((await call(s, 'GET', '/nodes')).body as Array<{ ID: string, Description: { Hostname: string } }>).map(n => [n.ID, n.Description.Hostname]))
+      const taskNames = new Map<string, string>()
+      const loadTasks = async (): Promise<void> => {
+        const filters = encodeURIComponent(JSON.stringify({ service: [serviceId] }))
+        for (const t of (await call(s, 'GET', `/tasks?filters=${filters}`)).body as TaskJson[]) {
+          taskNames.set(t.ID, `${service.Spec.Name}.${t.Slot !== undefined ? String(t.Slot) : t.NodeID ?? ''}`)
+        }
+      }
+      await loadTasks()
+      let reloaded = 0
+      const query = `?details=1&stdout=1&stderr=1&tail=${o.tail}${o.follow === true ? '&follow=1' : ''}${o.timestamps === true ? '&timestamps=1' : ''}`
+      const parser = new MuxParser()
+      const abort = new AbortController()
+      const off = io.onInterrupt(() => { abort.abort() })
+      try {
+        await stream(s, path + query, chunk => {
+          for (const f of parser.push(chunk)) {
+            const text = f.payload.toString('utf8')
+            const taskId = /com\.docker\.swarm\.task\.id=([0-9a-z]+)/.exec(text)?.[1]
+            // A task started since (a follow through a scale-up): learn its name, at most once a second.
+            if (taskId !== undefined && !taskNames.has(taskId) && Date.now() - reloaded > 1000) {
+              reloaded = Date.now()
+              void loadTasks().catch(() => {})
+            }
+            const line = formatLogLine(text, { taskName: id => taskNames.get(id), hostname: id => hostnames.get(id) })
+            if (f.stream === 2) io.err(line)
+            else out(line)
+          }
+        }, abort.signal)
+      } finally {
+        off()
+      }
     })
 
   service.command('rm')

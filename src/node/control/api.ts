@@ -3,7 +3,7 @@ import { PROPOSAL_TIMEOUT_MS, QUORUM_HINT, type Manager, type NodeObject } from 
 import type { Agent } from '../agent.js'
 import { errorResponse, parseJson, type ApiHandler, type ApiRequest, type ApiResponse } from './http-server.js'
 import { Router } from './router.js'
-import { SwarmInitSchema, SwarmJoinSchema, SwarmSpecSchema, normalizeSwarmSpec, parseBody, parseFilters } from './schemas.js'
+import { SwarmInitSchema, SwarmJoinSchema, SwarmSpecSchema, labelMatches, normalizeSwarmSpec, parseBody, parseFilters, queryFlag } from './schemas.js'
 import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
 import { forwardCall, RETRY_HEADER } from './forward.js'
@@ -17,11 +17,6 @@ import { nodeLogs } from './logs-protocol.js'
  * named" so that the agent's --listen-addr applies (several agents on one host cannot all take 2377).
  */
 const DOCKER_CLI_DEFAULT_LISTEN = '0.0.0.0:2377'
-
-function flag (q: URLSearchParams, name: string): boolean {
-  const v = q.get(name)
-  return v === '1' || v === 'true' || v === 'True'
-}
 
 function requiredVersion (q: URLSearchParams): number {
   const raw = q.get('version')
@@ -55,10 +50,7 @@ function matchesNodeFilters (n: NodeObject, filters: Map<string, string[]>): boo
         case 'role': return n.spec.role === v
         case 'membership': return v === 'accepted'
         case 'label':
-        case 'node.label': {
-          const i = v.indexOf('=')
-          return i < 0 ? v in n.spec.labels : n.spec.labels[v.slice(0, i)] === v.slice(i + 1)
-        }
+        case 'node.label': return labelMatches(n.spec.labels, v)
         default: return false
       }
     })
@@ -177,7 +169,7 @@ export function controlApi (agent: Agent): ApiHandler {
       return { status: 200 }
     })
     .add('POST', '/swarm/leave', async (req) => {
-      await agent.leave(flag(req.query, 'force'))
+      await agent.leave(queryFlag(req.query, 'force'))
       return { status: 200 }
     })
     .add('GET', '/swarm', async (req) => await cluster(req, false, async mgr => ({ status: 200, json: swarmJson(mgr.store.state.cluster!) })))
@@ -187,8 +179,8 @@ export function controlApi (agent: Agent): ApiHandler {
       return await cluster(req, true, async mgr => {
         const c = mgr.store.state.cluster!
         const secrets = {
-          worker: flag(req.query, 'rotateWorkerToken') ? newTokenSecret() : c.secrets.worker,
-          manager: flag(req.query, 'rotateManagerToken') ? newTokenSecret() : c.secrets.manager
+          worker: queryFlag(req.query, 'rotateWorkerToken') ? newTokenSecret() : c.secrets.worker,
+          manager: queryFlag(req.query, 'rotateManagerToken') ? newTokenSecret() : c.secrets.manager
         }
         await mgr.propose({ op: 'cluster.update', version, spec, secrets, nowMs: Date.now() })
         return { status: 200 }
@@ -222,7 +214,7 @@ export function controlApi (agent: Agent): ApiHandler {
       })
     })
     .add('DELETE', '/nodes/{id}', async (req, p) => {
-      const force = flag(req.query, 'force')
+      const force = queryFlag(req.query, 'force')
       return await cluster(req, true, async mgr => {
         const node = findNode([...mgr.store.state.nodes.values()], p.id!)
         const state = liveness(node.id)?.liveness

@@ -12,6 +12,7 @@ import { TASK_STATES, muxFrame, taskStateRank, type LogLine, type LogOptions, ty
 import type { ApiHandler, ApiRequest, ApiResponse } from './http-server.js'
 import type { LogRequest } from './logs-protocol.js'
 import type { Router } from './router.js'
+import { queryFlag } from './schemas.js'
 
 /** Docker's media types (api/types): a multiplexed stream, or a TTY's raw one. */
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream'
@@ -36,15 +37,10 @@ export interface LogQuery {
   readonly options: LogOptions
 }
 
-function flag (q: URLSearchParams, name: string): boolean {
-  const v = q.get(name)
-  return v === '1' || v === 'true' || v === 'True'
-}
-
 /** The query, validated as moby's swarmLogs and ServiceLogs do (same messages); 400 otherwise. */
 export function parseLogQuery (q: URLSearchParams): LogQuery {
-  const stdout = flag(q, 'stdout')
-  const stderr = flag(q, 'stderr')
+  const stdout = queryFlag(q, 'stdout')
+  const stderr = queryFlag(q, 'stderr')
   if (!stdout && !stderr) throw new FlotillaError('invalid-argument', "must specify at least one of 'stdout' or 'stderr'")
   const rawTail = q.get('tail') ?? ''
   let tail: number | 'all' = 'all'
@@ -60,9 +56,9 @@ export function parseLogQuery (q: URLSearchParams): LogQuery {
   return {
     stdout,
     stderr,
-    details: flag(q, 'details'),
-    timestamps: flag(q, 'timestamps'),
-    options: { follow: flag(q, 'follow'), tail, since: rawSince === '' ? null : rawSince }
+    details: queryFlag(q, 'details'),
+    timestamps: queryFlag(q, 'timestamps'),
+    options: { follow: queryFlag(q, 'follow'), tail, since: rawSince === '' ? null : rawSince }
   }
 }
 

@@ -98,6 +98,18 @@ export function normalizeSwarmSpec (s: SwarmSpecInput | null | undefined): Recor
   }
 }
 
+/** A boolean query parameter as Docker reads it (`?force=1`, `?force=true`). */
+export function queryFlag (q: URLSearchParams, name: string): boolean {
+  const v = q.get(name)
+  return v === '1' || v === 'true' || v === 'True'
+}
+
+/** Docker's `label` filter value, `key` or `key=value`, against a label map. */
+export function labelMatches (labels: Readonly<Record<string, string>>, v: string): boolean {
+  const i = v.indexOf('=')
+  return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1)
+}
+
 /**
  * Docker's `filters` query parameter: JSON of `{"key": {"value": true}}` (or the old `{"key": ["value"]}`).
  * Returns key → values; a malformed one is a 400.

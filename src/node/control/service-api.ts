@@ -3,7 +3,7 @@ import type { Command, NodeObject, StoreState } from '../../election/index.js'
 import { allocatePorts, portKey, TASK_STATES, type AllocatedPort, type ServiceObject, type ServiceSpec, type TaskObject } from '../../tasks/index.js'
 import { parseJson, type ApiRequest, type ApiResponse } from './http-server.js'
 import type { Router } from './router.js'
-import { parseFilters } from './schemas.js'
+import { labelMatches, parseFilters, queryFlag } from './schemas.js'
 import { parseServiceSpec, randomServiceName } from './service-schemas.js'
 import { isTaskUpToDate, serviceJson, serviceStatus, taskJson } from './service-shapes.js'
 
@@ -38,11 +38,6 @@ const SERVICE_FILTERS = ['id', 'name', 'label', 'mode'] as const
 const TASK_FILTERS = ['id', 'name', 'label', 'service', 'node', 'desired-state', '_up-to-date', 'runtime'] as const
 const DESIRED_STATES: ReadonlySet<string> = new Set([...TASK_STATES, 'remove'])
 
-function flag (q: URLSearchParams, name: string): boolean {
-  const v = q.get(name)
-  return v === '1' || v === 'true' || v === 'True'
-}
-
 /** SwarmKit's lookup (controlapi getService): full ID, then exact name, then unique ID prefix. */
 export function findService (services: Iterable<ServiceObject>, ref: string): ServiceObject {
   const all = [...services]
@@ -65,12 +60,6 @@ export function findTask (tasks: Iterable<TaskObject>, ref: string): TaskObject 
   if (byPrefix.length === 1) return byPrefix[0]!
   if (byPrefix.length > 1) throw new FlotillaError('invalid-argument', `task ${ref} is ambiguous (${byPrefix.length} matches found)`)
   throw new FlotillaError('not-found', `task ${ref} not found`)
-}
-
-/** `key` or `key=value` against a label map (Docker's label filter). */
-function labelMatches (labels: Readonly<Record<string, string>>, v: string): boolean {
-  const i = v.indexOf('=')
-  return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1)
 }
 
 function matchesServiceFilters (s: ServiceObject, filters: ReadonlyMap<string, readonly string[]>): boolean {
@@ -174,7 +163,7 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
       for (const v of filters.get('mode') ?? []) {
         if (v !== 'replicated' && v !== 'global') throw new FlotillaError('invalid-argument', `invalid filter 'mode=${v}'`, { hint: 'use mode=replicated or mode=global' })
       }
-      const withStatus = flag(req.query, 'status')
+      const withStatus = queryFlag(req.query, 'status')
       return await cluster(req, false, async mgr => {
         const { services, tasks } = mgr.store.state
         const json = [...services.values()]

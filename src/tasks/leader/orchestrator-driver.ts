@@ -7,23 +7,44 @@
 import { FlotillaError, asFlotillaError, newObjectId, type Logger } from '../../membership/index.js'
 import type { Command, StoreEvent, StoreState } from '../../election/index.js'
 import { isTerminal } from '../executor/index.js'
-import { DEFAULT_ORCHESTRATOR_CONFIG, orchestratorConfig, reconcile, type OrchestratorConfig, type TaskDeletion, type TaskObject } from '../orchestrator/index.js'
+import { DEFAULT_ORCHESTRATOR_CONFIG, orchestratorConfig, reconcile, type OrchestratorConfig, type OrchestratorNode, type TaskDeletion, type TaskObject } from '../orchestrator/index.js'
 import { orchestratorNode } from './views.js'
 import { MAX_TASKS_PER_ENTRY, type LeaderDeps } from './store-view.js'
+
+/**
+ * What one orchestration pass reads of the store, computed once per pass rather than once per dirty
+ * service: the tasks grouped by service, the nodes as the core sees them, the history limit.
+ */
+export interface PassView {
+  readonly state: StoreState
+  readonly tasksByService: ReadonlyMap<string, readonly TaskObject[]>
+  readonly nodes: readonly OrchestratorNode[]
+  readonly config: OrchestratorConfig
+}
+
+export function passView (state: StoreState): PassView {
+  const tasksByService = new Map<string, TaskObject[]>()
+  for (const t of state.tasks.values()) {
+    const list = tasksByService.get(t.serviceId)
+    if (list === undefined) tasksByService.set(t.serviceId, [t])
+    else list.push(t)
+  }
+  return { state, tasksByService, nodes: [...state.nodes.values()].map(orchestratorNode), config: clusterConfig(state) }
+}
 
 /**
  * The writes that reconcile `serviceId` at `nowMs`: none when nothing is to be done. A task of a removed
  * service is deleted once it has ended, or at once when its node is gone or down (nothing will report on it).
  */
-export function orchestrationPass (state: StoreState, serviceId: string, nowMs: number, newId: () => string): { commands: Command[], nextWakeMs: number | null } {
+export function orchestrationPass (view: PassView, serviceId: string, nowMs: number, newId: () => string): { commands: Command[], nextWakeMs: number | null } {
+  const { state } = view
   const service = state.services.get(serviceId)
-  const tasks = [...state.tasks.values()].filter(t => t.serviceId === serviceId)
+  const tasks = view.tasksByService.get(serviceId) ?? []
   if (service === undefined) {
     const doomed: TaskDeletion[] = tasks.filter(t => reapable(state, t)).map(t => ({ id: t.id, version: t.version }))
     return { commands: chunks(doomed).map(d => ({ op: 'tasks.reconcile', serviceId, serviceVersion: null, create: [], update: [], delete: d })), nextWakeMs: null }
   }
-  const nodes = [...state.nodes.values()].map(orchestratorNode)
-  const r = reconcile({ service, tasks, nodes, nowMs, newId, config: clusterConfig(state) })
+  const r = reconcile({ service, tasks, nodes: view.nodes, nowMs, newId, config: view.config })
   if (r.create.length + r.update.length + r.delete.length === 0) return { commands: [], nextWakeMs: r.nextWakeMs }
   // One entry when it fits (the common case, and all-or-nothing); a scale to thousands is split, each
   // part still checked against the service version and the tasks it touches.
@@ -113,13 +134,13 @@ export class OrchestratorDriver {
     while (this.dirty.size > 0 && !this.stopped) {
       const ids = [...this.dirty]
       this.dirty.clear()
-      const state = this.deps.store.state
+      const view = passView(this.deps.store.state)
       const now = this.deps.now()
       const writes: Array<Promise<void>> = []
       for (const id of ids) {
         let pass
         try {
-          pass = orchestrationPass(state, id, now, this.newId)
+          pass = orchestrationPass(view, id, now, this.newId)
         } catch (err) {
           // A spec the API let through but the core refuses: logged, not retried until the service changes.
           this.log.warn('cannot reconcile service', { service: id, err: asFlotillaError(err).message })

@@ -7,36 +7,24 @@ import type { TaskStep } from '../../../src/tasks/executor/task-step.js'
 import { TaskRunner } from '../../../src/tasks/executor/task-runner.js'
 import type { ContainerStatus } from '../../../src/tasks/executor/types.js'
 import { freePort } from '../../support/agent-process.js'
-import { ENGINE_SOCKET, requireEngine } from '../../support/docker-engine.js'
-import { ensureTestImage } from '../../support/test-image.js'
-import { engine, newExecutor, newId, removeNodeContainers, runTask, task, until } from './helpers.js'
+import { ENGINE_SOCKET } from '../../support/docker-engine.js'
+import { EngineFixture, engine, newExecutor, newId, removeNodeContainers, runTask, task, until } from './helpers.js'
 
 // The Docker controller against a real engine: one task each, driven through taskStep by a TaskRunner.
 describe('Docker task controller', () => {
   const nodeId = newId()
-  let image: string
-  let executor: DockerExecutor | undefined
-  // Each test asks for the engine itself, so that a missing one fails every test rather than skipping them.
-  let ready: Promise<void> | undefined
-  const setup = async (): Promise<DockerExecutor> => {
-    ready ??= (async () => {
-      await requireEngine()
-      image = await ensureTestImage()
-      executor = newExecutor()
-    })()
-    await ready
-    return executor!
-  }
+  const fixture = new EngineFixture()
+  const setup = async (): Promise<DockerExecutor> => await fixture.setup()
 
   afterAll(async () => {
-    await executor?.close()
-    if (executor !== undefined) await removeNodeContainers([nodeId])
+    await fixture.executor?.close()
+    if (fixture.executor !== undefined) await removeNodeContainers([nodeId])
   })
 
   it('runs a task to running, its container named and labelled as Docker swarm does', async () => {
     const executor = await setup()
     const t = task(nodeId, {
-      Image: image,
+      Image: fixture.image,
       Command: ['sh', '-c'],
       Args: ['echo "$GREETING" > /tmp/out; exec sleep 600'],
       Env: ['GREETING=hello'],
@@ -103,7 +91,7 @@ describe('Docker task controller', () => {
 
   it('completes a task whose command exits 0, and fails one that exits 1 with its exit code', async () => {
     const executor = await setup()
-    const good = executor.controller(task(nodeId, { Image: image, Command: ['true'] }))
+    const good = executor.controller(task(nodeId, { Image: fixture.image, Command: ['true'] }))
     const exits: ContainerStatus[] = []
     const unsubscribe = await good.subscribe(s => { if (s.state === 'exited') exits.push(s) })
     const ok = await runTask(good, 'running')
@@ -113,7 +101,7 @@ describe('Docker task controller', () => {
     expect(exits[0]).toMatchObject({ exitCode: 0, error: '' })
     unsubscribe()
 
-    const bad = executor.controller(task(nodeId, { Image: image, Command: ['sh', '-c', 'exit 1'] }))
+    const bad = executor.controller(task(nodeId, { Image: fixture.image, Command: ['sh', '-c', 'exit 1'] }))
     const failed = await runTask(bad, 'running')
     expect(failed.last).toMatchObject({ state: 'failed', action: 'none' })
     expect(failed.steps.at(-1)).toMatchObject({ state: 'failed', errorClass: 'failed', exitCode: 1, err: 'task: non-zero exit (1)' })
@@ -143,7 +131,7 @@ describe('Docker task controller', () => {
     const executor = await setup()
     // The task handles SIGUSR2 by exiting 42: the exit code proves which signal came.
     const handled = executor.controller(task(nodeId, {
-      Image: image, Command: ['sh', '-c', 'trap "exit 42" USR2; echo ready > /tmp/ready; sleep 600 & wait'], StopSignal: 'SIGUSR2', StopGracePeriod: 20e9
+      Image: fixture.image, Command: ['sh', '-c', 'trap "exit 42" USR2; echo ready > /tmp/ready; sleep 600 & wait'], StopSignal: 'SIGUSR2', StopGracePeriod: 20e9
     }))
     await handled.prepare()
     await handled.start()
@@ -157,7 +145,7 @@ describe('Docker task controller', () => {
 
     // This one ignores SIGTERM: the engine kills it once the one-second grace is over.
     const stubborn = executor.controller(task(nodeId, {
-      Image: image, Command: ['sh', '-c', 'trap "" TERM; sleep 600 & wait'], StopSignal: 'SIGTERM', StopGracePeriod: 1e9
+      Image: fixture.image, Command: ['sh', '-c', 'trap "" TERM; sleep 600 & wait'], StopSignal: 'SIGTERM', StopGracePeriod: 1e9
     }))
     await stubborn.prepare()
     await stubborn.start()
@@ -178,7 +166,7 @@ describe('Docker task controller', () => {
     const executor = await setup()
     const port = await freePort()
     const t = task(nodeId, {
-      Image: image, Command: ['sh', '-c', 'echo hello-from-task > /tmp/index.html; exec httpd -f -p 8080 -h /tmp'], StopGracePeriod: 0
+      Image: fixture.image, Command: ['sh', '-c', 'echo hello-from-task > /tmp/index.html; exec httpd -f -p 8080 -h /tmp'], StopGracePeriod: 0
     }, { slot: null, serviceName: 'http', ports: [{ TargetPort: 8080, PublishedPort: port, Protocol: 'tcp' }] })
     const controller = executor.controller(t)
     await controller.prepare()
@@ -197,7 +185,7 @@ describe('Docker task controller', () => {
 
   it('ends a wait, retryable, when it is interrupted or the executor closes', async () => {
     const executor = await setup()
-    const t = task(nodeId, { Image: image, Command: ['sleep', '600'], StopGracePeriod: 0 })
+    const t = task(nodeId, { Image: fixture.image, Command: ['sleep', '600'], StopGracePeriod: 0 })
     await executor.controller(t).prepare()
     await executor.controller(t).start()
     const interrupted = await executor.controller(t).wait(AbortSignal.timeout(200)).then(() => undefined, (e: unknown) => e)
@@ -213,7 +201,7 @@ describe('Docker task controller', () => {
 
   it('refuses to take over a container of the same name that belongs to another node', async () => {
     const executor = await setup()
-    const t = task(nodeId, { Image: image, Command: ['true'] })
+    const t = task(nodeId, { Image: fixture.image, Command: ['true'] })
     await executor.controller(t).prepare()
     const impostor = executor.controller({ ...t, nodeId: newId() })
     const err = await impostor.prepare().then(() => undefined, (e: unknown) => e)

@@ -3,9 +3,7 @@ import type { DockerExecutor } from '../../../src/tasks/executor/docker/docker-e
 import type { TaskStep } from '../../../src/tasks/executor/task-step.js'
 import { TaskRunner } from '../../../src/tasks/executor/task-runner.js'
 import type { ContainerSpec } from '../../../src/tasks/executor/types.js'
-import { requireEngine } from '../../support/docker-engine.js'
-import { ensureTestImage } from '../../support/test-image.js'
-import { engine, newExecutor, newId, removeNodeContainers, task, until } from './helpers.js'
+import { EngineFixture, engine, newId, removeNodeContainers, task, until } from './helpers.js'
 
 const MS = 1_000_000
 
@@ -13,22 +11,12 @@ const MS = 1_000_000
 // health check is running only once healthy, and fails when its container turns unhealthy.
 describe('Docker task controller health checks', () => {
   const nodeId = newId()
-  let image: string
-  let executor: DockerExecutor | undefined
-  let ready: Promise<void> | undefined
-  const setup = async (): Promise<DockerExecutor> => {
-    ready ??= (async () => {
-      await requireEngine()
-      image = await ensureTestImage()
-      executor = newExecutor()
-    })()
-    await ready
-    return executor!
-  }
+  const fixture = new EngineFixture()
+  const setup = async (): Promise<DockerExecutor> => await fixture.setup()
 
   /** A spec whose check passes while /tmp/ok exists; StopGracePeriod 0 so that stopping it is quick. */
   const spec = (script: string): ContainerSpec => ({
-    Image: image,
+    Image: fixture.image,
     Command: ['sh', '-c', script],
     StopGracePeriod: 0,
     Healthcheck: { Test: ['CMD-SHELL', 'test -f /tmp/ok'], Interval: 200 * MS, Timeout: 1000 * MS, Retries: 1 }
@@ -46,11 +34,11 @@ describe('Docker task controller health checks', () => {
   }
 
   afterEach(async () => {
-    if (executor !== undefined) await removeNodeContainers([nodeId])
+    if (fixture.executor !== undefined) await removeNodeContainers([nodeId])
   })
 
   afterAll(async () => {
-    await executor?.close()
+    await fixture.executor?.close()
   })
 
   it('reports running only once the container is healthy', async () => {

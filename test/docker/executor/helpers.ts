@@ -5,7 +5,8 @@ import { LABELS } from '../../../src/tasks/executor/docker/containers.js'
 import type { TaskStep } from '../../../src/tasks/executor/task-step.js'
 import { TaskRunner } from '../../../src/tasks/executor/task-runner.js'
 import type { ContainerSpec, DesiredState, TaskController, TaskDescription, TaskState } from '../../../src/tasks/executor/types.js'
-import { ENGINE_SOCKET } from '../../support/docker-engine.js'
+import { ENGINE_SOCKET, requireEngine } from '../../support/docker-engine.js'
+import { ensureTestImage } from '../../support/test-image.js'
 
 /** A fresh ID in Swarm's style (25 lowercase alphanumerics), unique per test run. */
 export function newId (): string {
@@ -18,6 +19,34 @@ export function engine (): Docker {
 
 export function newExecutor (): DockerExecutor {
   return new DockerExecutor(`unix://${ENGINE_SOCKET}`)
+}
+
+/**
+ * A test file's engine, test image and executor, made once on the first `setup()`. Each test asks for
+ * it, so that a missing engine fails every test rather than skipping them.
+ */
+export class EngineFixture {
+  private ready: Promise<void> | undefined
+  private made: { image: string, executor: DockerExecutor } | undefined
+
+  async setup (): Promise<DockerExecutor> {
+    this.ready ??= (async () => {
+      await requireEngine()
+      this.made = { image: await ensureTestImage(), executor: newExecutor() }
+    })()
+    await this.ready
+    return this.made!.executor
+  }
+
+  /** The test image; read only after `setup()`. */
+  get image (): string {
+    return this.made!.image
+  }
+
+  /** The executor, once a test has set it up. */
+  get executor (): DockerExecutor | undefined {
+    return this.made?.executor
+  }
 }
 
 /** A replicated task of service `serviceName` on `nodeId`, slot 1 unless said otherwise. */

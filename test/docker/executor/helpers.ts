@@ -49,6 +49,36 @@ export class EngineFixture {
   }
 }
 
+/** An image whose own HEALTHCHECK (the spec need not give one) passes while /tmp/ok exists: a probe every 200 ms, unhealthy at the first failure. */
+export const HEALTHCHECK_IMAGE = 'flotilla-test/busybox-hc:latest'
+const HEALTHCHECK_CMD = 'test -f /tmp/ok'
+const MS = 1_000_000
+
+/**
+ * Make sure `HEALTHCHECK_IMAGE` exists with that check, else make it by `docker commit` of a container of
+ * `base` with a HEALTHCHECK change (no build, no registry). Returns the image name.
+ */
+export async function ensureHealthcheckImage (base: string): Promise<string> {
+  const docker = engine()
+  try {
+    const hc = (await docker.getImage(HEALTHCHECK_IMAGE).inspect()).Config.Healthcheck
+    if (JSON.stringify(hc?.Test) === JSON.stringify(['CMD-SHELL', HEALTHCHECK_CMD]) && hc?.Interval === 200 * MS && hc.Timeout === 1000 * MS &&
+      hc.Retries === 1 && (hc.StartPeriod ?? 0) === 0) return HEALTHCHECK_IMAGE
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err
+  }
+  const container = await docker.createContainer({ Image: base })
+  try {
+    await container.commit({
+      repo: 'flotilla-test/busybox-hc', tag: 'latest',
+      changes: [`HEALTHCHECK --interval=200ms --timeout=1s --retries=1 CMD ${HEALTHCHECK_CMD}`]
+    })
+  } finally {
+    await container.remove({ v: true })
+  }
+  return HEALTHCHECK_IMAGE
+}
+
 /** A replicated task of service `serviceName` on `nodeId`, slot 1 unless said otherwise. */
 export function task (nodeId: string, spec: ContainerSpec, more: Partial<TaskDescription> = {}): TaskDescription {
   return { taskId: newId(), serviceId: newId(), serviceName: 'svc', slot: 1, nodeId, spec, ...more }

@@ -90,12 +90,21 @@ export function createOptions (task: TaskDescription): Docker.ContainerCreateOpt
 }
 
 /**
- * Whether the spec gives the container a health check to wait for (SwarmKit's controller: a Test that is
- * neither empty nor `['NONE']`). A check that only the image declares is not waited for.
+ * Whether a health check's Test is one to wait for (SwarmKit's controller, isHealthCheckEnabled): neither
+ * missing, empty nor `['NONE']`. Give it the created container's effective Test (`docker inspect`
+ * .Config.Healthcheck.Test: the image's HEALTHCHECK merged with the spec's), not the spec's: a spec
+ * without a Test leaves the image's in force.
  */
-export function hasHealthcheck (task: TaskDescription): boolean {
-  const test = task.spec.Healthcheck?.Test
-  return test !== undefined && test.length > 0 && test[0] !== 'NONE'
+export function healthcheckEnabled (test: readonly string[] | null | undefined): boolean {
+  return test !== undefined && test !== null && test.length > 0 && test[0] !== 'NONE'
+}
+
+/**
+ * Whether the spec alone settles that the container has no health check to wait for: its Test is
+ * `['NONE']`, which also disables the image's. Otherwise only the created container tells (`healthcheckEnabled`).
+ */
+export function healthcheckDisabled (task: TaskDescription): boolean {
+  return task.spec.Healthcheck?.Test?.[0] === 'NONE'
 }
 
 /** A grace period in nanoseconds as the engine's whole seconds, rounded up so that a short grace is not zero. */

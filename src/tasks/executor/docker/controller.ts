@@ -1,7 +1,7 @@
 import type Docker from 'dockerode'
 import { FlotillaError, asFlotillaError } from '../../../membership/index.js'
 import type { ContainerStatus, ExitStatus, TaskController, TaskDescription } from '../types.js'
-import { LABELS, containerName, createOptions, engineError, engineMessage, engineStatus, hasHealthcheck } from './containers.js'
+import { LABELS, containerName, createOptions, engineError, engineMessage, engineStatus, healthcheckDisabled, healthcheckEnabled } from './containers.js'
 import type { EngineEvents } from './events.js'
 
 /** What a Docker controller uses: the engine for short calls, for calls that may stay silent (stop), and the node's events. */
@@ -62,15 +62,20 @@ export class DockerController implements TaskController {
   }
 
   /**
-   * Start the container. With a health check (`hasHealthcheck`), resolve only once the engine reports it
-   * healthy (SwarmKit's controller Start): the task stays 'starting' meanwhile. Should it turn unhealthy
-   * first, the container is stopped and the start rejects, not retryable, with the exit and
+   * Start the container. With a health check, resolve only once the engine reports it healthy
+   * (SwarmKit's controller Start): the task stays 'starting' meanwhile. Should it turn unhealthy first,
+   * the container is stopped and the start rejects, not retryable, with the exit and
    * "dockerexec: unhealthy container"; should it exit by itself first, a non-zero exit rejects the same
    * way and a zero exit resolves (the wait then finds it exited). A dropped events stream rejects,
    * retryable: starting again finds the container started and waits on.
+   *
+   * Whether there is a check is read, as SwarmKit does, from the container the engine created: its
+   * effective Healthcheck merges the image's HEALTHCHECK with the spec's (`healthcheckEnabled`). The
+   * inspect that follows the start tells, so a spec without a Test costs that one inspect; a spec Test of
+   * `['NONE']` settles it without one.
    */
   async start (): Promise<void> {
-    if (!hasHealthcheck(this.task)) {
+    if (healthcheckDisabled(this.task)) {
       await this.startContainer()
       return
     }
@@ -95,6 +100,8 @@ export class DockerController implements TaskController {
         try {
           const info = await this.inspectInfo()
           if (info === undefined) finish(new FlotillaError('not-found', `container ${this.name} was removed`))
+          // No check, from the image or the spec: started is all there is to wait for; the wait reads any exit.
+          else if (!healthcheckEnabled(info.Config.Healthcheck?.Test)) finish()
           else if (EXITED.has(info.State.Status)) onExit(info)
           else if (info.State.Health?.Status === 'healthy') finish()
           else if (info.State.Health?.Status === 'unhealthy') stopUnhealthy()

@@ -4,7 +4,7 @@
  */
 import { isTerminal, taskStateRank } from '../../tasks/executor/index.js'
 import { portKey } from '../../tasks/allocator/index.js'
-import type { ServiceObject, TaskObject } from '../../tasks/orchestrator/index.js'
+import type { ServiceObject, TaskObject, UpdateStatus } from '../../tasks/orchestrator/index.js'
 import type { Applied, StoreEvent } from './apply.js'
 import type { Command } from './commands.js'
 import type { StoreState } from './objects.js'
@@ -38,7 +38,8 @@ export function applyServiceCreate (state: StoreState, index: number, cmd: Op<'s
   const clash = collision(state.services, cmd.service)
   if (clash !== null) return refuse(state, index, 'conflict', clash)
   const services = new Map(state.services)
-  services.set(cmd.service.id, { ...cmd.service, version: index })
+  // Entries written before updates were tracked carry no updateStatus or rebalance.
+  services.set(cmd.service.id, { ...cmd.service, updateStatus: cmd.service.updateStatus ?? null, rebalance: cmd.service.rebalance ?? null, version: index })
   return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.service.id }] }
 }
 
@@ -49,12 +50,50 @@ export function applyServiceUpdate (state: StoreState, index: number, cmd: Op<'s
     return refuse(state, index, 'conflict', `update out of sequence: service ${service.name} is at version ${service.version}, not ${cmd.version}`)
   }
   if (cmd.spec.Name !== service.name) return refuse(state, index, 'invalid-argument', `renaming service ${service.name} is not supported`)
-  // As SwarmKit: the spec replaced becomes PreviousSpec, so a rollback (an update back to it) swaps the two.
-  const updated: ServiceObject = { ...service, spec: cmd.spec, previousSpec: service.spec, endpoint: { ports: cmd.ports }, version: index, updatedAtMs: cmd.nowMs }
+  // As SwarmKit: the spec replaced becomes PreviousSpec, so a rollback (an update back to it) swaps the
+  // two; UpdateStatus is reset, so that the updater starts this update (and a paused one resumes).
+  const updateStatus: UpdateStatus | null = cmd.rollback === true
+    ? { state: 'rollback_started', startedAtMs: cmd.nowMs, completedAtMs: null, message: 'manually requested rollback' }
+    : null
+  const updated: ServiceObject = {
+    ...service, spec: cmd.spec, previousSpec: service.spec, endpoint: { ports: cmd.ports }, updateStatus, version: index, updatedAtMs: cmd.nowMs
+  }
   const clash = collision(state.services, updated)
   if (clash !== null) return refuse(state, index, 'conflict', clash)
   const services = new Map(state.services)
   services.set(cmd.id, updated)
+  return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.id }] }
+}
+
+export function applyServiceRollback (state: StoreState, index: number, cmd: Op<'service.rollback'>): Applied {
+  const service = state.services.get(cmd.id)
+  if (service === undefined) return refuse(state, index, 'not-found', `service ${cmd.id} not found`)
+  if (service.version !== cmd.version) return refuse(state, index, 'conflict', `service ${service.name} moved on since the updater read it`)
+  if (service.previousSpec === null) return refuse(state, index, 'invalid-argument', `service ${service.name} does not have a previous spec`)
+  const status = service.updateStatus ?? { state: 'updating', startedAtMs: cmd.nowMs, completedAtMs: null, message: '' }
+  // SwarmKit's rollbackUpdate: the previous spec is used up, and the update keeps its StartedAt.
+  const updated: ServiceObject = {
+    ...service,
+    spec: service.previousSpec,
+    previousSpec: null,
+    endpoint: { ports: cmd.ports },
+    updateStatus: { ...status, state: 'rollback_started', message: cmd.message },
+    version: index,
+    updatedAtMs: cmd.nowMs
+  }
+  const clash = collision(state.services, updated)
+  if (clash !== null) return refuse(state, index, 'conflict', clash)
+  const services = new Map(state.services)
+  services.set(cmd.id, updated)
+  return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.id }] }
+}
+
+export function applyServiceRebalance (state: StoreState, index: number, cmd: Op<'service.rebalance'>): Applied {
+  const service = state.services.get(cmd.id)
+  if (service === undefined) return refuse(state, index, 'not-found', `service ${cmd.id} not found`)
+  if (!('Replicated' in service.spec.Mode)) return refuse(state, index, 'invalid-argument', `service ${service.name} is global: it runs one task per node, there is nothing to rebalance`)
+  const services = new Map(state.services)
+  services.set(cmd.id, { ...service, rebalance: { requestedAtMs: cmd.nowMs } })
   return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.id }] }
 }
 
@@ -103,8 +142,19 @@ export function applyTasksReconcile (state: StoreState, index: number, cmd: Op<'
   }
   const tasks = new Map(state.tasks)
   const events: StoreEvent[] = []
+  let services = state.services
+  if (service !== undefined && (cmd.updateStatus !== undefined || cmd.rebalanced === true)) {
+    const changed = new Map(state.services)
+    services = changed
+    changed.set(service.id, {
+      ...service,
+      ...(cmd.updateStatus !== undefined ? { updateStatus: cmd.updateStatus } : {}),
+      ...(cmd.rebalanced === true ? { rebalance: null } : {})
+    })
+    events.push({ kind: 'service', id: service.id })
+  }
   for (const t of cmd.create) {
-    const created: TaskObject = { ...t, version: index }
+    const created: TaskObject = { ...t, runningAtMs: t.runningAtMs ?? null, version: index }
     tasks.set(t.id, created)
     events.push(taskEvent(created))
   }
@@ -122,7 +172,7 @@ export function applyTasksReconcile (state: StoreState, index: number, cmd: Op<'
     tasks.delete(d.id)
     events.push(taskEvent(t, true))
   }
-  return { state: { ...state, index, tasks }, result: { ok: true }, events }
+  return { state: { ...state, index, services, tasks }, result: { ok: true }, events }
 }
 
 function desiredRank (d: TaskObject['desiredState']): number {
@@ -168,6 +218,7 @@ export function applyTasksReport (state: StoreState, index: number, cmd: Op<'tas
     const next: TaskObject = {
       ...t,
       status: { state: r.state, timestampMs: r.timestampMs, message: r.message, err: r.err, exitCode: r.exitCode },
+      runningAtMs: t.runningAtMs ?? (r.state === 'running' ? r.timestampMs : null),
       version: index,
       updatedAtMs: r.timestampMs
     }

@@ -3,7 +3,7 @@ import type { ErrorCode } from '../../membership/index.js'
 import type { Command } from './commands.js'
 import type { NodeObject, StoreState } from './objects.js'
 import {
-  applyNodeStatus, applyServiceCreate, applyServiceRemove, applyServiceUpdate, applyTasksReconcile, applyTasksReport, applyTasksSchedule
+  applyNodeStatus, applyServiceCreate, applyServiceRemove, applyServiceRollback, applyServiceRebalance, applyServiceUpdate, applyTasksReconcile, applyTasksReport, applyTasksSchedule
 } from './apply-tasks.js'
 
 /** The outcome of one command, returned to whoever proposed it. */
@@ -119,6 +119,8 @@ export function applyCommand (state: StoreState, index: number, cmd: Command): A
     case 'service.create': return applyServiceCreate(state, index, cmd)
     case 'service.update': return applyServiceUpdate(state, index, cmd)
     case 'service.remove': return applyServiceRemove(state, index, cmd)
+    case 'service.rollback': return applyServiceRollback(state, index, cmd)
+    case 'service.rebalance': return applyServiceRebalance(state, index, cmd)
     case 'tasks.reconcile': return applyTasksReconcile(state, index, cmd)
     case 'tasks.schedule': return applyTasksSchedule(state, index, cmd)
     case 'tasks.report': return applyTasksReport(state, index, cmd)

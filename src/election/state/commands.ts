@@ -2,7 +2,7 @@ import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError, type NodeDescription, type NodeRole } from '../../membership/index.js'
 import type { AllocatedPort } from '../../tasks/allocator/index.js'
 import type { TaskState } from '../../tasks/executor/index.js'
-import type { NewTask, ServiceObject, ServiceSpec, TaskDeletion, TaskUpdate } from '../../tasks/orchestrator/index.js'
+import type { NewTask, ServiceObject, ServiceSpec, TaskDeletion, TaskUpdate, UpdateStatus } from '../../tasks/orchestrator/index.js'
 import type { ClusterObject, NodeObject, NodeSpec } from './objects.js'
 
 /** The scheduler's decision for one task: a node, or why none (the pending task's message). */
@@ -38,14 +38,29 @@ export type Command =
   | { readonly op: 'node.status', readonly id: string, readonly state: 'ready' | 'down', readonly message: string, readonly description: NodeDescription | null, readonly nowMs: number }
   /** Names and published ports are re-checked at apply: of two racing creates, the second is refused. */
   | { readonly op: 'service.create', readonly service: Omit<ServiceObject, 'version'> }
-  | { readonly op: 'service.update', readonly id: string, readonly version: number, readonly spec: ServiceSpec, readonly ports: readonly AllocatedPort[], readonly nowMs: number }
+  /**
+   * A spec update: the replaced spec becomes PreviousSpec and UpdateStatus is reset (the updater starts
+   * anew), or, with `rollback` (`?rollback=previous`, `spec` being PreviousSpec), set to rollback_started.
+   */
+  | { readonly op: 'service.update', readonly id: string, readonly version: number, readonly spec: ServiceSpec, readonly ports: readonly AllocatedPort[], readonly nowMs: number, readonly rollback?: boolean }
+  /**
+   * The updater's FailureAction rollback: the service goes back to its PreviousSpec (with `ports`
+   * allocated for it), which is then cleared, and UpdateStatus becomes rollback_started with `message`.
+   */
+  | { readonly op: 'service.rollback', readonly id: string, readonly version: number, readonly ports: readonly AllocatedPort[], readonly message: string, readonly nowMs: number }
+  /** Ask for a one-shot rebalance of a replicated service (`flotilla service rebalance`). */
+  | { readonly op: 'service.rebalance', readonly id: string, readonly nowMs: number }
   /** Removes the service and asks every task of it to be removed (desired state 'remove'). */
   | { readonly op: 'service.remove', readonly id: string, readonly nowMs: number }
   /**
    * The orchestrator's pass over one service, all or nothing: refused when the service moved past
    * `serviceVersion` or any updated or deleted task moved past its version (it then reconciles again).
+   * `updateStatus` and `rebalanced` (a one-shot rebalance is done) change the service without a new version.
    */
-  | { readonly op: 'tasks.reconcile', readonly serviceId: string, readonly serviceVersion: number | null, readonly create: readonly NewTask[], readonly update: readonly TaskUpdate[], readonly delete: readonly TaskDeletion[] }
+  | {
+    readonly op: 'tasks.reconcile', readonly serviceId: string, readonly serviceVersion: number | null, readonly create: readonly NewTask[],
+    readonly update: readonly TaskUpdate[], readonly delete: readonly TaskDeletion[], readonly updateStatus?: UpdateStatus, readonly rebalanced?: boolean
+  }
   /** The scheduler's pass: each placement applies on its own, skipped when its task moved on. */
   | { readonly op: 'tasks.schedule', readonly placements: readonly TaskPlacement[], readonly nowMs: number }
   /** A node's batched task reports: applied only to its own tasks, and only moving forward. */

@@ -34,7 +34,10 @@ export function decodeStore (bytes: Uint8Array): StoreState {
       ...n, certificate: new Uint8Array(n.certificate), status: n.status ?? UNKNOWN_NODE_STATUS, description: n.description ?? null
     }])),
     revoked: new Map((v.revoked as RevokedNode[]).map(r => [r.id, r])),
-    services: new Map((Array.isArray(v.services) ? v.services as ServiceObject[] : []).map(s => [s.id, { ...s, previousSpec: s.previousSpec ?? null }])),
-    tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, t]))
+    // ... and, taken before updates were tracked, a service's UpdateStatus and rebalance, a task's runningAtMs.
+    services: new Map((Array.isArray(v.services) ? v.services as ServiceObject[] : []).map(s => [s.id, {
+      ...s, previousSpec: s.previousSpec ?? null, updateStatus: s.updateStatus ?? null, rebalance: s.rebalance ?? null
+    }])),
+    tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, { ...t, runningAtMs: t.runningAtMs ?? null }]))
   }
 }

@@ -7,7 +7,11 @@
 import { FlotillaError, asFlotillaError, newObjectId, type Logger } from '../../membership/index.js'
 import type { Command, StoreEvent, StoreState } from '../../election/index.js'
 import { isTerminal } from '../executor/index.js'
-import { DEFAULT_ORCHESTRATOR_CONFIG, orchestratorConfig, reconcile, type OrchestratorConfig, type OrchestratorNode, type TaskDeletion, type TaskObject } from '../orchestrator/index.js'
+import { allocatePorts, portKey } from '../allocator/index.js'
+import {
+  DEFAULT_ORCHESTRATOR_CONFIG, orchestratorConfig, reconcile, type OrchestratorConfig, type OrchestratorNode, type ServiceObject, type TaskDeletion,
+  type TaskObject, type UpdateStatus
+} from '../orchestrator/index.js'
 import { orchestratorNode } from './views.js'
 import { MAX_TASKS_PER_ENTRY, type LeaderDeps } from './store-view.js'
 
@@ -45,18 +49,46 @@ export function orchestrationPass (view: PassView, serviceId: string, nowMs: num
     return { commands: chunks(doomed).map(d => ({ op: 'tasks.reconcile', serviceId, serviceVersion: null, create: [], update: [], delete: d })), nextWakeMs: null }
   }
   const r = reconcile({ service, tasks, nodes: view.nodes, nowMs, newId, config: view.config })
-  if (r.create.length + r.update.length + r.delete.length === 0) return { commands: [], nextWakeMs: r.nextWakeMs }
-  // One entry when it fits (the common case, and all-or-nothing); a scale to thousands is split, each
-  // part still checked against the service version and the tasks it touches.
   const commands: Command[] = []
+  let updateStatus = r.updateStatus
+  if (r.rollback !== undefined) {
+    const rollback = rollbackCommand(state, service, r.rollback.message, nowMs)
+    if ('op' in rollback) commands.push(rollback)
+    else updateStatus = rollback
+  }
+  const serviceChange = { ...(updateStatus !== undefined ? { updateStatus } : {}), ...(r.rebalanced === true ? { rebalanced: true } : {}) }
+  if (r.create.length + r.update.length + r.delete.length === 0 && Object.keys(serviceChange).length === 0) return { commands, nextWakeMs: r.nextWakeMs }
+  // One entry when it fits (the common case, and all-or-nothing); a scale to thousands is split, each
+  // part still checked against the service version and the tasks it touches. The service's own
+  // change goes with the first part; the rollback, a new spec, after the tasks written from the old one.
   const creates = chunks(r.create)
   const updates = chunks(r.update)
   const deletes = chunks(r.delete)
-  const n = Math.max(creates.length, updates.length, deletes.length)
+  const n = Math.max(1, creates.length, updates.length, deletes.length)
+  const parts: Command[] = []
   for (let i = 0; i < n; i++) {
-    commands.push({ op: 'tasks.reconcile', serviceId, serviceVersion: service.version, create: creates[i] ?? [], update: updates[i] ?? [], delete: deletes[i] ?? [] })
+    parts.push({
+      op: 'tasks.reconcile', serviceId, serviceVersion: service.version, create: creates[i] ?? [], update: updates[i] ?? [], delete: deletes[i] ?? [], ...(i === 0 ? serviceChange : {})
+    })
   }
-  return { commands, nextWakeMs: r.nextWakeMs }
+  return { commands: [...parts, ...commands], nextWakeMs: r.nextWakeMs }
+}
+
+/**
+ * The updater's FailureAction rollback as a store command: the service's PreviousSpec with its ports
+ * allocated among the other services' (keeping the ones it has). When they cannot be (another service
+ * took a port meanwhile), the update is paused instead, saying why.
+ */
+function rollbackCommand (state: StoreState, service: ServiceObject, message: string, nowMs: number): Command | UpdateStatus {
+  const taken = new Set<string>()
+  for (const s of state.services.values()) if (s.id !== service.id) for (const p of s.endpoint.ports) taken.add(portKey(p.Protocol, p.PublishedPort))
+  try {
+    const ports = allocatePorts(service.previousSpec?.EndpointSpec, taken, service.endpoint.ports).ports
+    return { op: 'service.rollback', id: service.id, version: service.version, ports, message, nowMs }
+  } catch (err) {
+    const status = service.updateStatus ?? { state: 'updating', startedAtMs: nowMs, completedAtMs: null, message: '' }
+    return { ...status, state: 'paused', message: `${message.replace('rolled back', 'paused')}; it cannot be rolled back: ${asFlotillaError(err).message}` }
+  }
 }
 
 /** The swarm spec's Orchestration.TaskHistoryRetentionLimit (`swarm update --task-history-limit`). */

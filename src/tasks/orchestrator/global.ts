@@ -8,7 +8,7 @@ import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, startFirst, updateBudget } from './update.js'
+import { isTaskUpToDate, startFirst, updateBudget, type UpdaterVerdict } from './update.js'
 
 /** Whether a node takes a new task of the service: ready, active and meeting its constraints. */
 export function eligibleNode (node: OrchestratorNode, constraints: readonly Constraint[]): boolean {
@@ -26,7 +26,8 @@ export function eligibleNode (node: OrchestratorNode, constraints: readonly Cons
  * - every eligible node with no task meant to run, and not held, gets a new task with its node ID set.
  */
 export function reconcileGlobal (
-  plan: Plan, tasks: readonly TaskObject[], nodes: ReadonlyMap<string, OrchestratorNode>, constraints: readonly Constraint[], policy: ResolvedRestartPolicy
+  plan: Plan, tasks: readonly TaskObject[], nodes: ReadonlyMap<string, OrchestratorNode>, constraints: readonly Constraint[], policy: ResolvedRestartPolicy,
+  verdict: UpdaterVerdict
 ): void {
   const now = plan.nowMs
   const byNode = new Map<string, TaskObject[]>()
@@ -90,8 +91,8 @@ export function reconcileGlobal (
       intents.push({ slot: null, nodeId: node.id, delayUntilMs: null, restartTimesMs: [] })
     }
   }
-  // The updater, last: an out-of-date task is replaced on its node, Parallelism in flight (stop-first).
-  let budget = updateBudget(plan, tasks, intents.length)
+  // The updater, last: an out-of-date task is replaced on its node, Parallelism in flight (unless halted).
+  let budget = updateBudget(plan, tasks, intents.length, verdict)
   const early = startFirst(plan.service)
   for (const t of outdated) {
     if (budget <= 0) break

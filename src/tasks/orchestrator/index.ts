@@ -1,6 +1,6 @@
 /** The orchestrator core: services into tasks (SwarmKit's replicated and global orchestrators, restart supervisor, task reaper). */
 export type {
-  RestartCondition, RestartPolicy, Placement, TaskTemplate, ServiceMode, UpdateConfig, PortConfig, EndpointSpec, ServiceSpec, ServiceObject,
+  RestartCondition, RestartPolicy, UpdateFailureAction, UpdateState, UpdateStatus, Placement, TaskTemplate, ServiceMode, UpdateConfig, PortConfig, EndpointSpec, ServiceSpec, ServiceObject,
   TaskStatus, TaskObject, NewTask, TaskUpdate, TaskDeletion, OrchestratorNode, OrchestratorInit, OrchestratorConfig,
   ReconcileInput, ReconcileResult
 } from './types.js'
@@ -11,4 +11,8 @@ export {
 export { historyToDelete, reapable, olderFirst, DEFAULT_TASK_HISTORY_RETENTION_LIMIT, type HistoryTask } from './history.js'
 export { nodeCondition, type NodeCondition } from './nodes.js'
 export { eligibleNode } from './global.js'
-export { isTaskUpToDate, updateBudget, DEFAULT_UPDATE_PARALLELISM } from './update.js'
+export {
+  isTaskUpToDate, updateBudget, beginUpdate, finishUpdate, updateFailures, resolveUpdateConfig, currentUpdateConfig, inRollback, updateInProgress,
+  DEFAULT_UPDATE_PARALLELISM, DEFAULT_UPDATE_MONITOR_NS, type ResolvedUpdateConfig, type UpdaterVerdict
+} from './update.js'
+export { REBALANCE_LABEL, rebalanceWanted } from './rebalance.js'

@@ -5,7 +5,7 @@
  */
 import { isTerminal, taskStateRank, type DesiredState, type TaskState } from '../executor/index.js'
 import type { HistoryTask } from './history.js'
-import type { NewTask, ReconcileResult, ServiceObject, TaskDeletion, TaskObject, TaskStatus, TaskUpdate } from './types.js'
+import type { NewTask, ReconcileResult, ServiceObject, TaskDeletion, TaskObject, TaskStatus, TaskUpdate, UpdateStatus } from './types.js'
 
 interface Change {
   readonly task: TaskObject
@@ -28,11 +28,43 @@ export function orphanable (state: TaskState): boolean {
 }
 
 export class Plan {
-  private readonly creates: NewTask[] = []
+  private readonly created: NewTask[] = []
   private readonly changes = new Map<string, Change>()
   private wakeMs: number | null = null
+  private status: UpdateStatus | null
+  private statusChanged = false
+  private rollbackMessage: string | null = null
+  private rebalanceDone = false
 
-  constructor (readonly service: ServiceObject, readonly nowMs: number, private readonly newId: () => string) {}
+  constructor (readonly service: ServiceObject, readonly nowMs: number, private readonly newId: () => string) {
+    this.status = service.updateStatus
+  }
+
+  /** The service's UpdateStatus after this pass's changes. */
+  updateStatus (): UpdateStatus | null {
+    return this.status
+  }
+
+  /** Write a new UpdateStatus with this pass's tasks. */
+  setUpdateStatus (status: UpdateStatus): void {
+    this.status = status
+    this.statusChanged = true
+  }
+
+  /** Ask for the service to go back to its PreviousSpec (the updater's FailureAction rollback). */
+  requestRollback (message: string): void {
+    this.rollbackMessage = message
+  }
+
+  /** A pending one-shot rebalance is done. */
+  markRebalanced (): void {
+    this.rebalanceDone = true
+  }
+
+  /** How many tasks this pass creates so far. */
+  createCount (): number {
+    return this.created.length
+  }
 
   /** The task's desired state after this pass's changes. */
   desiredState (task: TaskObject): DesiredState {
@@ -72,7 +104,7 @@ export class Plan {
   create (intents: readonly CreateIntent[]): void {
     for (const i of intents) {
       const name = `${this.service.name}.${i.slot !== null ? String(i.slot) : i.nodeId ?? ''}`
-      this.creates.push({
+      this.created.push({
         id: this.newId(),
         serviceId: this.service.id,
         serviceName: this.service.name,
@@ -86,6 +118,7 @@ export class Plan {
         ports: this.service.endpoint.ports,
         delayUntilMs: i.delayUntilMs,
         restartTimesMs: [...i.restartTimesMs],
+        runningAtMs: null,
         createdAtMs: this.nowMs,
         updatedAtMs: this.nowMs
       })
@@ -108,7 +141,7 @@ export class Plan {
         nodeId: t.nodeId
       })
     }
-    for (const t of this.creates) {
+    for (const t of this.created) {
       out.push({ id: t.id, version: null, createdAtMs: t.createdAtMs, desiredState: t.desiredState, state: t.status.state, slot: t.slot, nodeId: t.nodeId })
     }
     return out
@@ -127,6 +160,14 @@ export class Plan {
         ...(c.status !== undefined ? { status: c.status } : {})
       })
     }
-    return { create: this.creates, update, delete: [...deletions], nextWakeMs: this.wakeMs }
+    return {
+      create: this.created,
+      update,
+      delete: [...deletions],
+      nextWakeMs: this.wakeMs,
+      ...(this.statusChanged && this.status !== null ? { updateStatus: this.status } : {}),
+      ...(this.rollbackMessage !== null ? { rollback: { message: this.rollbackMessage } } : {}),
+      ...(this.rebalanceDone ? { rebalanced: true as const } : {})
+    }
   }
 }

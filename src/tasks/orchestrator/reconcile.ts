@@ -11,6 +11,7 @@ import { orphanTasks } from './nodes.js'
 import { Plan } from './plan.js'
 import { reconcileReplicated } from './replicated.js'
 import { restartPolicy } from './restart.js'
+import { beginUpdate, finishUpdate } from './update.js'
 import type { OrchestratorConfig, OrchestratorInit, ReconcileInput, ReconcileResult, TaskDeletion } from './types.js'
 
 /** SwarmKit's dispatcher orphans a down node's tasks after 24 hours. */
@@ -35,8 +36,8 @@ export function orchestratorConfig (init: OrchestratorInit = {}): OrchestratorCo
 }
 
 /**
- * Reconcile one service at `nowMs`: restart or replace its tasks, scale it, orphan what down or removed
- * nodes ran, and trim its history. Pure and deterministic: the same input and the same `newId` sequence
+ * Reconcile one service at `nowMs`: restart or replace its tasks, scale it, update it (and carry its
+ * UpdateStatus on), rebalance it, orphan what down or removed nodes ran, and trim its history. Pure and deterministic: the same input and the same `newId` sequence
  * give the same result; calling it again on the applied result changes nothing until a task, a node,
  * the service or the time (`nextWakeMs`) moves on. Throws FlotillaError('invalid-argument') when the
  * spec is malformed (Replicas, RestartPolicy, Constraints of a global service).
@@ -55,11 +56,16 @@ export function reconcile (input: ReconcileInput): ReconcileResult {
     if (!Number.isSafeInteger(replicas) || replicas < 0) {
       throw new FlotillaError('invalid-argument', `invalid Replicas ${replicas} for service ${service.name}`, { hint: 'give a non-negative integer' })
     }
-    const existing = reconcileReplicated(plan, replicas, tasks, nodes, policy)
+    const verdict = beginUpdate(plan, tasks, Math.max(1, replicas))
+    const existing = reconcileReplicated(plan, replicas, tasks, nodes, policy, verdict)
+    finishUpdate(plan, tasks, verdict)
     groupOf = t => ({ key: String(t.slot), removed: t.slot === null || !existing.has(t.slot) })
   } else {
     const constraints = parseConstraints(service.spec.TaskTemplate.Placement?.Constraints ?? [])
-    reconcileGlobal(plan, tasks, nodes, constraints, policy)
+    const slots = new Set(tasks.filter(t => t.desiredState === 'running').map(t => t.nodeId)).size
+    const verdict = beginUpdate(plan, tasks, Math.max(1, slots))
+    reconcileGlobal(plan, tasks, nodes, constraints, policy, verdict)
+    finishUpdate(plan, tasks, verdict)
     groupOf = t => ({ key: String(t.nodeId), removed: t.nodeId === null || !nodes.has(t.nodeId) })
   }
   orphanTasks(plan, tasks, nodes, config)

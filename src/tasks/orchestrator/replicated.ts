@@ -6,8 +6,9 @@ import { isTerminal } from '../executor/index.js'
 import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
+import { rebalanceMove, rebalanceWanted } from './rebalance.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, startFirst, updateBudget } from './update.js'
+import { isTaskUpToDate, startFirst, updateBudget, updateInProgress, type UpdaterVerdict } from './update.js'
 
 /** What becomes of a slot in this pass before scaling: it runs (or will), is held, or is empty. */
 type Outcome = 'runnable' | 'held' | 'dead'
@@ -73,11 +74,14 @@ function slotState (plan: Plan, slot: number, tasks: readonly TaskObject[], node
  * 2. scale: slots running or held beyond Replicas are shut down, highest slot first; missing slots are
  *    created from the lowest free number up;
  * 3. update: a slot whose live task is out of date (update.ts) is given a fresh task, at most
- *    UpdateConfig.Parallelism in flight.
+ *    UpdateConfig.Parallelism in flight, unless the updater is halted (`verdict`);
+ * 4. rebalance (rebalance.ts), when wanted and nothing else is in flight: one task moves to a less used
+ *    node; a slot holding two up-to-date tasks keeps the newer once it runs.
  * Returns the slots that exist once the pass is applied (running or held); any other slot is removed.
  */
 export function reconcileReplicated (
-  plan: Plan, replicas: number, tasks: readonly TaskObject[], nodes: ReadonlyMap<string, OrchestratorNode>, policy: ResolvedRestartPolicy
+  plan: Plan, replicas: number, tasks: readonly TaskObject[], nodes: ReadonlyMap<string, OrchestratorNode>, policy: ResolvedRestartPolicy,
+  verdict: UpdaterVerdict
 ): ReadonlySet<number> {
   const bySlot = new Map<number, TaskObject[]>()
   for (const t of tasks) {
@@ -107,13 +111,23 @@ export function reconcileReplicated (
   }
   // The updater, last: slots whose live task is out of date get a fresh one, Parallelism in flight.
   const early = startFirst(plan.service)
-  let budget = updateBudget(plan, tasks, intents.length)
+  let budget = updateBudget(plan, tasks, intents.length, verdict)
+  const liveBySlot = new Map<number, TaskObject[]>()
   for (const s of states) {
     if (removed.has(s.slot) || s.outcome !== 'runnable' || s.replacement !== null) continue
     const live = s.running.filter(t => !isTerminal(t.status.state) && plan.desiredState(t) === 'running')
     const fresh = live.filter(t => isTaskUpToDate(t, plan.service))
     const outdated = live.filter(t => !isTaskUpToDate(t, plan.service))
-    if (outdated.length === 0) continue
+    liveBySlot.set(s.slot, live)
+    if (outdated.length === 0) {
+      // A rebalance move: the slot's older task stops once the newer one, on a less used node, runs.
+      const newest = fresh.length > 1 ? newestOf(fresh) : null
+      if (newest?.status.state === 'running') {
+        for (const t of fresh) if (t !== newest) plan.shutdown(t)
+        liveBySlot.set(s.slot, [newest])
+      }
+      continue
+    }
     if (fresh.length > 0) {
       // Start-first: the old task stops once its replacement runs (stop-first never gets here).
       if (fresh.some(t => t.status.state === 'running')) for (const t of outdated) plan.shutdown(t)
@@ -123,6 +137,11 @@ export function reconcileReplicated (
     if (!early) for (const t of outdated) plan.shutdown(t)
     intents.push({ slot: s.slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
     budget--
+  }
+  if (rebalanceWanted(plan.service) && !verdict.halted && !updateInProgress(plan.updateStatus())) {
+    // Slots restarted or created in this pass are in `intents`: rebalanceMove then waits.
+    const slot = rebalanceMove(plan, liveBySlot, nodes, intents.length, verdict.config.delayMs)
+    if (slot !== null) intents.push({ slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
   }
   intents.sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0))
   plan.create(intents)

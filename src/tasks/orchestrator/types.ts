@@ -65,14 +65,43 @@ export interface EndpointSpec {
   readonly Ports?: readonly PortConfig[]
 }
 
-/** Docker's UpdateConfig, as far as the updater reads it (update.ts): how many tasks are replaced at a time, and how often. */
+/** What the updater does when too many new tasks fail (UpdateConfig.FailureAction). */
+export type UpdateFailureAction = 'pause' | 'continue' | 'rollback'
+
+/**
+ * Docker's UpdateConfig (and RollbackConfig, the same shape), as the updater reads it (update.ts): how
+ * many tasks are replaced at a time, how often, and what a failing new task does to the update.
+ */
 export interface UpdateConfig {
   /** Replacements in flight at once; 0 = all at once. Default 1. */
   readonly Parallelism?: number
   /** Nanoseconds between a batch's tasks reaching running and the next batch; default 0. */
   readonly Delay?: number
+  /** Default 'pause'. A rollback's own failure never rolls back again: it pauses. */
+  readonly FailureAction?: UpdateFailureAction
+  /** Nanoseconds after a new task reaches running during which its end counts as a failure; default 5 s. */
+  readonly Monitor?: number
+  /** The fraction of the service's tasks whose replacements may fail before FailureAction applies; default 0. */
+  readonly MaxFailureRatio?: number
   /** 'stop-first' (default): the old task stops, then its replacement starts; 'start-first': the reverse. */
   readonly Order?: 'stop-first' | 'start-first'
+}
+
+/** Docker's UpdateStatus.State. */
+export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed'
+
+/**
+ * Docker's UpdateStatus: where the service's last update (or rollback) stands. Set to null by every
+ * spec update (the control socket), to 'rollback_started' by a requested rollback; the leader's updater
+ * writes the rest.
+ */
+export interface UpdateStatus {
+  readonly state: UpdateState
+  /** When the update or rollback started (ms since the epoch, the proposer's clock); null when unknown. */
+  readonly startedAtMs: number | null
+  /** When it completed; null before. */
+  readonly completedAtMs: number | null
+  readonly message: string
 }
 
 /** Docker's ServiceSpec, trimmed to what orchestration needs; normalized by the control socket. */
@@ -82,10 +111,16 @@ export interface ServiceSpec {
   readonly TaskTemplate: TaskTemplate
   readonly Mode: ServiceMode
   readonly UpdateConfig?: UpdateConfig
+  /** How a rollback replaces tasks; Docker's defaults when absent (those of UpdateConfig). */
+  readonly RollbackConfig?: UpdateConfig
   readonly EndpointSpec?: EndpointSpec
 }
 
-/** A service in the replicated store. Every change of the object is a spec change (a new `version`). */
+/**
+ * A service in the replicated store. `version` changes with the spec only (its PreviousSpec, ports,
+ * rollbacks): tasks compare their `specVersion` with it. The updater's bookkeeping (`updateStatus`,
+ * `rebalance`) changes without a new version, as SwarmKit's SpecVersion does not move with UpdateStatus.
+ */
 export interface ServiceObject {
   readonly id: string
   /** Equal to `spec.Name`. */
@@ -98,6 +133,14 @@ export interface ServiceObject {
   readonly previousSpec: ServiceSpec | null
   /** Docker's Service.Endpoint: the spec's ports with every PublishedPort assigned (src/tasks/allocator). */
   readonly endpoint: { readonly ports: readonly AllocatedPort[] }
+  /** Docker's UpdateStatus; null before any update, and again after each spec update until the updater starts. */
+  readonly updateStatus: UpdateStatus | null
+  /**
+   * A pending one-shot rebalance (`flotilla service rebalance`): the orchestrator moves tasks off the
+   * most loaded nodes until the spread is even, then clears it. A service labelled
+   * `flotilla.rebalance=true` is rebalanced continuously, with or without a request.
+   */
+  readonly rebalance: { readonly requestedAtMs: number } | null
 }
 
 /** A task's observed state. The orchestrator writes 'new' at creation and 'orphaned'; the agent the rest. */
@@ -145,6 +188,11 @@ export interface TaskObject {
    * SwarmKit keeps this in the leader's memory; here it travels from each task to its replacement.
    */
   readonly restartTimesMs: readonly number[]
+  /**
+   * When the task was first reported running (ms, its node's clock, as `status.timestampMs`); null if it
+   * never was. The updater's Monitor counts from it. Written by the store when it applies the report.
+   */
+  readonly runningAtMs: number | null
   readonly createdAtMs: number
   readonly updatedAtMs: number
   readonly version: number
@@ -226,4 +274,14 @@ export interface ReconcileResult {
    * start (its `delayUntilMs`); null when nothing waits on time. The driver sets one timer for it.
    */
   readonly nextWakeMs: number | null
+  /** The updater's new UpdateStatus for the service, written with the tasks; absent when it does not change. */
+  readonly updateStatus?: UpdateStatus
+  /**
+   * Set when the updater's FailureAction is rollback and it applies: the service goes back to its
+   * PreviousSpec (the driver allocates its ports and proposes `service.rollback` with this message).
+   * The pass then replaces no task of the failed update.
+   */
+  readonly rollback?: { readonly message: string }
+  /** Set when a pending one-shot rebalance is done: the spread is even and no move is in flight. */
+  readonly rebalanced?: true
 }

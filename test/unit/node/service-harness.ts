@@ -79,7 +79,7 @@ export function harness (): Harness {
       const task: TaskObject = {
         serviceName: service.name, name: `${service.name}.${t.slot ?? 1}`, slot: 1, nodeId: null, desiredState: 'running',
         status: { state: 'running', timestampMs: NOW, message: 'started', err: null, exitCode: null },
-        specVersion: service.version, spec: service.spec.TaskTemplate, ports: service.endpoint.ports, delayUntilMs: null, restartTimesMs: [],
+        specVersion: service.version, spec: service.spec.TaskTemplate, ports: service.endpoint.ports, delayUntilMs: null, restartTimesMs: [], runningAtMs: null,
         createdAtMs: NOW, updatedAtMs: NOW, version: state.index, ...t
       }
       state = { ...state, tasks: new Map([...state.tasks, [task.id, task]]) }

@@ -11,7 +11,7 @@ function service (over: Partial<ServiceObject> = {}): ServiceObject {
     version: 12,
     createdAtMs: T0,
     updatedAtMs: T0 + 1000,
-    previousSpec: null,
+    previousSpec: null, updateStatus: null, rebalance: null,
     spec: {
       Name: 'web',
       Labels: {},
@@ -39,7 +39,7 @@ function task (over: Partial<TaskObject> = {}): TaskObject {
     spec: s.spec.TaskTemplate,
     ports: s.endpoint.ports,
     delayUntilMs: null,
-    restartTimesMs: [],
+    restartTimesMs: [], runningAtMs: null,
     createdAtMs: T0,
     updatedAtMs: T0 + 5000,
     version: 20,

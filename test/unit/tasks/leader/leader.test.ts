@@ -9,7 +9,7 @@ function service (leader: MemoryLeader, name: string, mode: { Replicated: { Repl
   const id = `svc-${name}`
   leader.apply({
     op: 'service.create',
-    service: { id, name, createdAtMs: 0, updatedAtMs: 0, spec: { Name: name, TaskTemplate: template as typeof SPEC, Mode: mode }, previousSpec: null, endpoint: { ports: [] } }
+    service: { id, name, createdAtMs: 0, updatedAtMs: 0, spec: { Name: name, TaskTemplate: template as typeof SPEC, Mode: mode }, previousSpec: null, endpoint: { ports: [] }, updateStatus: null, rebalance: null }
   })
   return id
 }
@@ -131,5 +131,42 @@ describe('leader components on one store', () => {
     expect(tasksOf(leader, id).map(t => t.desiredState)).toEqual(['remove', 'remove'])
     leader.apply({ op: 'tasks.report', nodeId: 'n1', reports: tasksOf(leader, id).map(t => ({ id: t.id, state: 'shutdown', timestampMs: 1, message: 'shutdown', err: null, exitCode: null })) })
     await waitFor('tasks deleted', () => tasksOf(leader, id).length === 0, 5000, 10)
+  })
+
+  it('rolls a failing update back through the store: service.rollback with the previous spec\'s ports, then rollback_completed', async () => {
+    const leader = new MemoryLeader()
+    leader.ready('n1')
+    // No dispatcher: n1 has no session here, and would be marked down.
+    const deps = leader.deps()
+    const o = new OrchestratorDriver(deps)
+    const sched = new SchedulerDriver(deps)
+    o.start(); sched.start()
+    stops.push(() => { o.stop(); sched.stop() })
+    const ports = [{ Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' as const }]
+    const id = 'svc-web'
+    // The rollback follows the RollbackConfig of the spec it returns to, as SwarmKit's.
+    const v1 = { Name: 'web', TaskTemplate: SPEC, Mode: { Replicated: { Replicas: 1 } }, EndpointSpec: { Ports: ports }, RollbackConfig: { Monitor: 1e6 } }
+    leader.apply({ op: 'service.create', service: { id, name: 'web', createdAtMs: 0, updatedAtMs: 0, spec: v1, previousSpec: null, endpoint: { ports }, updateStatus: null, rebalance: null } })
+    const runAll = (): void => {
+      leader.nowMs += 5 // the clock moves on, so that the 1 ms Monitor passes
+      // As n1's executor: start what is assigned (busybox:missing is rejected), stop what is to stop (freeing its host port).
+      const reports = tasksOf(leader, id).flatMap(t => {
+        const missing = t.spec.ContainerSpec.Image === 'busybox:missing'
+        if (t.desiredState === 'running' && t.nodeId !== null && t.status.state === 'assigned') return [{ id: t.id, state: missing ? 'rejected' as const : 'running' as const }]
+        if (t.desiredState !== 'running' && t.status.state === 'running') return [{ id: t.id, state: 'shutdown' as const }]
+        return []
+      }).map(r => ({ ...r, timestampMs: leader.nowMs, message: r.state, err: null, exitCode: null }))
+      if (reports.length > 0) leader.apply({ op: 'tasks.report', nodeId: 'n1', reports })
+    }
+    await waitFor('a running task', () => { runAll(); return tasksOf(leader, id).filter(t => t.status.state === 'running').length === 1 }, 5000, 10)
+    const v2 = { ...v1, TaskTemplate: { ...SPEC, ContainerSpec: { Image: 'busybox:missing' } }, UpdateConfig: { FailureAction: 'rollback' as const, Monitor: 1e6 } }
+    leader.apply({ op: 'service.update', id, version: leader.state.services.get(id)!.version, spec: v2, ports, nowMs: leader.nowMs })
+    await waitFor('the rollback', () => { runAll(); return leader.log.some(c => c.op === 'service.rollback') }, 5000, 10)
+    const bad = tasksOf(leader, id).find(t => t.spec.ContainerSpec.Image === 'busybox:missing' && t.status.state === 'rejected')!
+    const rollback = leader.log.find(c => c.op === 'service.rollback')!
+    expect(rollback).toMatchObject({ ports, message: `update rolled back due to failure or early termination of task ${bad.id}` })
+    await waitFor('rollback_completed', () => { runAll(); return leader.state.services.get(id)!.updateStatus?.state === 'rollback_completed' }, 5000, 10)
+    expect(leader.state.services.get(id)!.spec).toEqual(v1)
+    expect(tasksOf(leader, id).filter(t => t.desiredState === 'running').map(t => t.spec.ContainerSpec.Image)).toEqual(['busybox'])
   })
 })

@@ -36,7 +36,7 @@ export function spec (init: SpecInit = {}): ServiceSpec {
 }
 
 export function service (init: SpecInit = {}, version = 10): ServiceObject {
-  return { id: 'svc', name: 'web', version, createdAtMs: 0, updatedAtMs: 0, spec: spec(init), previousSpec: null, endpoint: { ports: [] } }
+  return { id: 'svc', name: 'web', version, createdAtMs: 0, updatedAtMs: 0, spec: spec(init), previousSpec: null, endpoint: { ports: [] }, updateStatus: null, rebalance: null }
 }
 
 /** IDs `<prefix>1`, `<prefix>2`, … */
@@ -83,6 +83,20 @@ export class Store {
 
   apply (r: ReconcileResult): void {
     this.index++
+    if (r.updateStatus !== undefined) this.service = { ...this.service, updateStatus: r.updateStatus }
+    if (r.rebalanced === true) this.service = { ...this.service, rebalance: null }
+    if (r.rollback !== undefined) {
+      // As the store's service.rollback: PreviousSpec is used up, StartedAt kept.
+      const status = this.service.updateStatus!
+      this.service = {
+        ...this.service,
+        spec: this.service.previousSpec!,
+        previousSpec: null,
+        version: this.index,
+        updatedAtMs: this.nowMs,
+        updateStatus: { ...status, state: 'rollback_started', message: r.rollback.message }
+      }
+    }
     for (const t of r.create) {
       expect(this.tasks.has(t.id)).toBe(false)
       this.tasks.set(t.id, { ...t, version: this.index })
@@ -124,6 +138,7 @@ export class Store {
         err: state === 'failed' ? `task: non-zero exit (${over.exitCode ?? 1})` : null,
         exitCode: over.exitCode ?? (state === 'complete' ? 0 : state === 'failed' ? 1 : null)
       },
+      runningAtMs: t.runningAtMs ?? (state === 'running' ? this.nowMs : null),
       updatedAtMs: this.nowMs,
       version: this.index
     })
@@ -132,7 +147,7 @@ export class Store {
   /** Update the service spec (a new version, as the store's apply would give it). */
   updateService (init: SpecInit): void {
     this.index++
-    this.service = { ...this.service, version: this.index, updatedAtMs: this.nowMs, spec: spec(init) }
+    this.service = { ...this.service, version: this.index, updatedAtMs: this.nowMs, spec: spec(init), previousSpec: this.service.spec, updateStatus: null }
   }
 
   setNode (id: string, over: Partial<OrchestratorNode>): void {

@@ -21,7 +21,7 @@ describe('replicated services: scaling', () => {
       spec: store.service.spec.TaskTemplate,
       ports: [],
       delayUntilMs: null,
-      restartTimesMs: [],
+      restartTimesMs: [], runningAtMs: null,
       createdAtMs: store.nowMs,
       updatedAtMs: store.nowMs
     })))

@@ -174,7 +174,7 @@ describe('restartPolicy / shouldRestart', () => {
     const policy = restartPolicy(spec({ restart: { MaxAttempts: 1, Window: 10e9 } }))
     const at = (restartTimesMs: number[]): boolean => shouldRestart({
       id: 't', serviceId: 's', name: 'web.1', slot: 1, nodeId: 'a', desiredState: 'running', specVersion: 1, delayUntilMs: null,
-      restartTimesMs, createdAtMs: 0, updatedAtMs: 0, version: 1,
+      restartTimesMs, runningAtMs: null, createdAtMs: 0, updatedAtMs: 0, version: 1,
       status: { state: 'failed', timestampMs: 100_000, message: '', err: 'x', exitCode: 1 }
     }, policy)
     expect(at([])).toBe(true)

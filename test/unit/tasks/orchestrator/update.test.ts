@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isTaskUpToDate, type ServiceObject } from '../../../../src/tasks/orchestrator/index.js'
-import { Store, node, service } from './helpers.js'
+import { SECOND, Store, node, service } from './helpers.js'
 
 /** Bring every task meant to run to running, on node `a` when it has none. */
 function runAll (store: Store): void {
@@ -37,6 +37,10 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     }
     expect(images()).toEqual(['nginx:1.27', 'nginx:1.27', 'nginx:1.27'])
     expect(store.running().every(t => isTaskUpToDate(t, store.service))).toBe(true)
+    // Done replacing: the update completes once the last replacement has run for Monitor (5 s).
+    expect(store.step()).toEqual({ create: [], update: [], delete: [], nextWakeMs: store.nowMs + 5 * SECOND })
+    store.nowMs += 5 * SECOND
+    expect(store.step().updateStatus).toMatchObject({ state: 'completed', message: 'update completed', completedAtMs: store.nowMs })
     expect(store.step()).toEqual({ create: [], update: [], delete: [], nextWakeMs: null })
   })
 

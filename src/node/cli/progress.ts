@@ -196,7 +196,8 @@ class GlobalProgress implements Updater {
   }
 }
 
-async function pause (ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Wait `ms`, or until `signal` aborts. */
+export async function pause (ms: number, signal: AbortSignal | undefined): Promise<void> {
   if (signal?.aborted === true) return
   await new Promise<void>(resolve => {
     const done = (): void => { clearTimeout(timer); resolve() }
@@ -217,6 +218,8 @@ export async function waitOnService (get: Get, ref: string, out: ProgressOutput,
   let updater: Updater | null = null
   let converged = false
   let convergedAt: number | null = null
+  let rollback = false
+  let rollbackMessage: string | null = null
   for (;;) {
     const service = await get(`/services/${encodeURIComponent(ref)}?insertDefaults=false`) as ServiceJson
     const monitorNs = service.Spec.UpdateConfig?.Monitor ?? 0
@@ -230,8 +233,20 @@ export async function waitOnService (get: Get, ref: string, out: ProgressOutput,
     if (update?.State === 'completed' && !converged) return
     if (update?.State === 'paused') throw new CliError(`service update paused: ${update.Message ?? ''}`)
     if (update?.State === 'rollback_paused') throw new CliError(`service rollback paused: ${update.Message ?? ''}`)
+    if (update?.State === 'updating') rollback = false
+    // As docker: a rollback (requested, or the update's failure action) is announced once, and its
+    // completion printed after "converged".
+    if (update?.State === 'rollback_started') {
+      if (!rollback && (update.Message ?? '') !== '') lines.set('rollback', update.Message!)
+      rollback = true
+    }
+    if (update?.State === 'rollback_completed') {
+      if (!converged) rollbackMessage = update.Message ?? ''
+      rollback = true
+    }
     if (converged && convergedAt !== null && now() - convergedAt >= monitorMs) {
       lines.set('verify', `Service ${ref} converged`)
+      if (rollbackMessage !== null) lines.set('rollback', rollbackMessage)
       return
     }
     const filters = encodeURIComponent(JSON.stringify({ service: { [service.ID]: true }, '_up-to-date': { true: true } }))

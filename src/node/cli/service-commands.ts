@@ -3,10 +3,12 @@ import { call, CliError, stream } from './client.js'
 import { formatLogLine } from './log-format.js'
 import { MuxParser } from '../../tasks/executor/docker/log-frames.js'
 import { waitOnService, type ProgressOutput } from './progress.js'
+import { waitOnRebalance } from './rebalance-progress.js'
 import { serviceMode, serviceRows, taskRows, type ServiceJson, type TaskJson } from './service-format.js'
 import { parseScaleArg } from './service-flags.js'
 import { applyUpdateFlags, buildCreateSpec, type CreateFlags, type UpdateFlags } from './service-spec.js'
 import { formatTable } from './table.js'
+import { REBALANCE_LABEL } from '../../tasks/index.js'
 
 type Out = (s: string) => void
 
@@ -72,11 +74,24 @@ function commonOptions (c: Command): Command {
     .option('--hostname <name>', 'container hostname')
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-grace-period <duration>', 'time to wait before force killing a container (ns|us|ms|s|m|h)')
+    .option('--update-parallelism <n>', 'maximum number of tasks updated simultaneously (0 to update all at once)')
+    .option('--update-delay <duration>', 'delay between updates (ns|us|ms|s|m|h)')
+    .option('--update-monitor <duration>', 'duration after each task update to monitor for failure (ns|us|ms|s|m|h) (default 5s)')
+    .option('--update-failure-action <action>', 'action on update failure ("pause", "continue" or "rollback")')
+    .option('--update-max-failure-ratio <ratio>', 'failure rate to tolerate during an update')
+    .option('--update-order <order>', 'update order ("start-first" or "stop-first")')
+    .option('--rollback-parallelism <n>', 'maximum number of tasks rolled back simultaneously (0 to roll back all at once)')
+    .option('--rollback-delay <duration>', 'delay between task rollbacks (ns|us|ms|s|m|h)')
+    .option('--rollback-monitor <duration>', 'duration after each task rollback to monitor for failure (ns|us|ms|s|m|h) (default 5s)')
+    .option('--rollback-failure-action <action>', 'action on rollback failure ("pause" or "continue")')
+    .option('--rollback-max-failure-ratio <ratio>', 'failure rate to tolerate during a rollback')
+    .option('--rollback-order <order>', 'rollback order ("start-first" or "stop-first")')
+    .option('--rebalance', `keep the tasks evenly spread over the nodes, moving them one per --update-delay (label ${REBALANCE_LABEL}=true)`)
     .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
     .option('-q, --quiet', 'suppress progress output')
 }
 
-/** `flotilla service create|ls|ps|inspect|scale|update|rm`, with docker's flags, columns and messages. */
+/** `flotilla service create|ls|ps|inspect|scale|update|rollback|rebalance|logs|rm`, with docker's flags, columns and messages. */
 export function addServiceCommands (program: Command, socket: () => string, out: Out, io: ServiceCliIo = processIo()): void {
   const service = program.command('service').description('Manage swarm services').enablePositionalOptions()
   const get = (s: string) => async (path: string): Promise<unknown> => (await call(s, 'GET', path)).body
@@ -220,8 +235,14 @@ export function addServiceCommands (program: Command, socket: () => string, out:
     .option('--container-label-add <key=value>', 'add or update a container label', collect, [] as string[])
     .option('--container-label-rm <key>', 'remove a container label by its key', collect, [] as string[])
     .option('--publish-add <port>', 'add or update a published port', collect, [] as string[])
-    .option('--publish-rm <port>', 'remove a published port by its target port', collect, [] as string[]))
-    .action(async (ref: string, o: UpdateFlags) => {
+    .option('--publish-rm <port>', 'remove a published port by its target port', collect, [] as string[])
+    .option('--no-rebalance', 'stop keeping the tasks evenly spread (removes the label)')
+    .option('--rollback', 'roll back to the previous specification'))
+    .action(async (ref: string, o: UpdateFlags & { rollback?: boolean }) => {
+      if (o.rollback === true) {
+        await rollback(ref, o)
+        return
+      }
       const s = socket()
       const svc = (await call(s, 'GET', `/services/${encodeURIComponent(ref)}?insertDefaults=false`)).body as ServiceJson
       const spec = applyUpdateFlags(svc.Spec, o, io.env)
@@ -229,6 +250,43 @@ export function addServiceCommands (program: Command, socket: () => string, out:
       for (const w of res?.Warnings ?? []) io.err(`${w}\n`)
       out(`${ref}\n`)
       if (o.detach !== true) await wait(s, ref, o.quiet === true)
+    })
+
+  /** docker's `service rollback`: the current spec goes back with `rollback=previous`; the store swaps it for PreviousSpec. */
+  const rollback = async (ref: string, o: { detach?: boolean, quiet?: boolean }): Promise<void> => {
+    const s = socket()
+    const svc = (await call(s, 'GET', `/services/${encodeURIComponent(ref)}?insertDefaults=false`)).body as ServiceJson
+    const res = (await call(s, 'POST', `/services/${svc.ID}/update?version=${svc.Version.Index}&rollback=previous`, svc.Spec)).body as { Warnings?: string[] | null } | undefined
+    for (const w of res?.Warnings ?? []) io.err(`${w}\n`)
+    out(`${ref}\n`)
+    if (o.detach !== true) await wait(s, ref, o.quiet === true)
+  }
+
+  service.command('rollback')
+    .description('Revert changes to a service\'s configuration')
+    .argument('<service>', 'service name, ID or ID prefix')
+    .option('-d, --detach', 'exit immediately instead of waiting for the service to converge')
+    .option('-q, --quiet', 'suppress progress output')
+    .action(async (ref: string, o: { detach?: boolean, quiet?: boolean }) => { await rollback(ref, o) })
+
+  service.command('rebalance')
+    .description('Spread a replicated service\'s tasks evenly over the nodes, moving one task at a time without dropping below its replica count')
+    .argument('<service>', 'service name, ID or ID prefix')
+    .option('-d, --detach', 'exit immediately instead of waiting for the rebalance to finish')
+    .option('-q, --quiet', 'suppress progress output')
+    .action(async (ref: string, o: { detach?: boolean, quiet?: boolean }) => {
+      const s = socket()
+      const { ID } = (await call(s, 'POST', `/services/${encodeURIComponent(ref)}/rebalance`)).body as { ID: string }
+      out(`${ref}\n`)
+      if (o.detach === true) return
+      const output: ProgressOutput = o.quiet === true ? { write: () => {}, isTty: false, columns: 0 } : { write: out, isTty: io.isTty, columns: io.columns }
+      const abort = new AbortController()
+      const off = io.onInterrupt(() => { abort.abort() })
+      try {
+        await waitOnRebalance(get(s), ID, ref, output, { signal: abort.signal })
+      } finally {
+        off()
+      }
     })
 
   service.command('logs')

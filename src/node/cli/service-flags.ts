@@ -179,6 +179,14 @@ export function parseUint (value: string, flag: string): number {
   return Number(value)
 }
 
+/** `--update-max-failure-ratio 0.2`: a fraction from 0 to 1. */
+export function parseRatio (value: string, flag: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n)) throw badFlag(flag, value, `strconv.ParseFloat: parsing "${value}": invalid syntax`)
+  if (n < 0 || n > 1) throw badFlag(flag, value, 'must be between 0 and 1')
+  return n
+}
+
 /** `service scale`'s `SERVICE=REPLICAS`. */
 export function parseScaleArg (arg: string): { service: string, replicas: number } {
   const i = arg.indexOf('=')

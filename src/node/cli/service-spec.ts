@@ -1,8 +1,9 @@
 import { CliError } from './client.js'
 import {
-  envKey, parseDurationNs, parseEnvEntry, parseLabels, parseMemBytes, parseNanoCpus, parsePlacementPref, parsePublish, parseUint,
+  envKey, parseDurationNs, parseEnvEntry, parseLabels, parseMemBytes, parseNanoCpus, parsePlacementPref, parsePublish, parseRatio, parseUint,
   type PortFlag
 } from './service-flags.js'
+import { REBALANCE_LABEL } from '../../tasks/index.js'
 
 /**
  * The ServiceSpec `flotilla service create` sends and the changes `service update` makes to the one it
@@ -26,6 +27,20 @@ export interface CommonServiceFlags {
   hostname?: string
   stopSignal?: string
   stopGracePeriod?: string
+  updateParallelism?: string
+  updateDelay?: string
+  updateMonitor?: string
+  updateFailureAction?: string
+  updateMaxFailureRatio?: string
+  updateOrder?: string
+  rollbackParallelism?: string
+  rollbackDelay?: string
+  rollbackMonitor?: string
+  rollbackFailureAction?: string
+  rollbackMaxFailureRatio?: string
+  rollbackOrder?: string
+  /** `--rebalance` (true) or, on update, `--no-rebalance` (false): the `flotilla.rebalance` label. */
+  rebalance?: boolean
   detach?: boolean
   quiet?: boolean
 }
@@ -92,6 +107,44 @@ function applyRestartPolicy (tt: Json, o: CommonServiceFlags): void {
   tt.RestartPolicy = rp
 }
 
+/** SwarmKit's defaults for UpdateConfig and RollbackConfig, which docker's CLI starts from when a flag of either is given. */
+const DEFAULT_UPDATE_CONFIG: Json = { Parallelism: 1, Delay: 0, FailureAction: 'pause', Monitor: 5_000_000_000, MaxFailureRatio: 0, Order: 'stop-first' }
+
+/** `--update-*` into UpdateConfig, `--rollback-*` into RollbackConfig (docker's updateConfig/rollbackConfig). */
+function applyUpdatePolicies (spec: Json, o: CommonServiceFlags): void {
+  const policies = [
+    ['UpdateConfig', 'update', o.updateParallelism, o.updateDelay, o.updateMonitor, o.updateFailureAction, o.updateMaxFailureRatio, o.updateOrder],
+    ['RollbackConfig', 'rollback', o.rollbackParallelism, o.rollbackDelay, o.rollbackMonitor, o.rollbackFailureAction, o.rollbackMaxFailureRatio, o.rollbackOrder]
+  ] as const
+  for (const [key, prefix, parallelism, delay, monitor, action, ratio, order] of policies) {
+    if ([parallelism, delay, monitor, action, ratio, order].every(v => v === undefined)) continue
+    const current = spec[key]
+    const c: Json = typeof current === 'object' && current !== null ? { ...(current as Json) } : { ...DEFAULT_UPDATE_CONFIG }
+    if (parallelism !== undefined) c.Parallelism = parseUint(parallelism, `--${prefix}-parallelism`)
+    if (delay !== undefined) c.Delay = parseDurationNs(delay, `--${prefix}-delay`)
+    if (monitor !== undefined) c.Monitor = parseDurationNs(monitor, `--${prefix}-monitor`)
+    if (action !== undefined) {
+      const allowed = prefix === 'update' ? ['pause', 'continue', 'rollback'] : ['pause', 'continue']
+      if (!allowed.includes(action)) throw new CliError(`invalid argument "${action}" for "--${prefix}-failure-action" flag: must be one of ${allowed.join(', ')}`)
+      c.FailureAction = action
+    }
+    if (ratio !== undefined) c.MaxFailureRatio = parseRatio(ratio, `--${prefix}-max-failure-ratio`)
+    if (order !== undefined) {
+      if (order !== 'stop-first' && order !== 'start-first') throw new CliError(`invalid argument "${order}" for "--${prefix}-order" flag: must be stop-first or start-first`)
+      c.Order = order
+    }
+    spec[key] = c
+  }
+}
+
+function applyRebalance (spec: Json, o: CommonServiceFlags): void {
+  if (o.rebalance === undefined) return
+  const labels = { ...(obj(spec, 'Labels') as Record<string, string>) }
+  if (o.rebalance) labels[REBALANCE_LABEL] = 'true'
+  else delete labels[REBALANCE_LABEL]
+  spec.Labels = labels
+}
+
 function applyContainer (cs: Json, o: CommonServiceFlags): void {
   if (o.workdir !== undefined) cs.Dir = o.workdir
   if (o.user !== undefined) cs.User = o.user
@@ -128,7 +181,10 @@ export function buildCreateSpec (image: string, args: readonly string[], o: Crea
   const endpoint: Json = { Mode: 'vip' }
   const ports = o.publish.flatMap(p => parsePublish(p))
   if (ports.length > 0) endpoint.Ports = ports
-  return { Name: o.name ?? '', Labels: parseLabels(o.label), TaskTemplate: tt, Mode: serviceMode, EndpointSpec: endpoint }
+  const spec: Json = { Name: o.name ?? '', Labels: parseLabels(o.label), TaskTemplate: tt, Mode: serviceMode, EndpointSpec: endpoint }
+  applyUpdatePolicies(spec, o)
+  applyRebalance(spec, o)
+  return spec
 }
 
 function sameText (a: readonly string[]): string[] {
@@ -203,6 +259,8 @@ export function applyUpdateFlags (spec: Json, o: UpdateFlags, env: Readonly<Reco
   applyResources(tt, o)
   applyRestartPolicy(tt, o)
   applyContainer(cs, o)
+  applyUpdatePolicies(next, o)
+  applyRebalance(next, o)
   if (o.force === true) tt.ForceUpdate = (typeof tt.ForceUpdate === 'number' ? tt.ForceUpdate : 0) + 1
   return next
 }

@@ -133,7 +133,8 @@ function taskMatcher (state: StoreState, filters: ReadonlyMap<string, readonly s
 
 /**
  * Docker's service and task endpoints on the control socket: `POST /services/create`, `GET /services`,
- * `GET|DELETE /services/{id}`, `POST /services/{id}/update`, `GET /tasks`, `GET /tasks/{id}`. Every call
+ * `GET|DELETE /services/{id}`, `POST /services/{id}/update`, `GET /tasks`, `GET /tasks/{id}`; and
+ * flotilla's `POST /services/{id}/rebalance`. Every call
  * is served on the Raft leader through `cluster`; the handlers only read the store and propose
  * `service.create|update|remove`. Nothing is stored when a call fails.
  */
@@ -154,7 +155,7 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
         const ports = allocate(spec, portsTaken(services, null))
         const id = newId()
         const nowMs = now()
-        await mgr.propose({ op: 'service.create', service: { id, name: spec.Name, createdAtMs: nowMs, updatedAtMs: nowMs, spec, previousSpec: null, endpoint: { ports } } })
+        await mgr.propose({ op: 'service.create', service: { id, name: spec.Name, createdAtMs: nowMs, updatedAtMs: nowMs, spec, previousSpec: null, endpoint: { ports }, updateStatus: null, rebalance: null } })
         return { status: 201, json: { ID: id, Warnings: warnings } }
       })
     })
@@ -195,10 +196,19 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
           throw new FlotillaError('invalid-argument', 'Mode: service mode change is not allowed', { hint: 'remove the service and create it again in the other mode' })
         }
         const ports = allocate(spec, portsTaken(state.services.values(), service.id), service.endpoint.ports)
-        await mgr.propose({ op: 'service.update', id: service.id, version, spec, ports, nowMs: now() })
+        await mgr.propose({ op: 'service.update', id: service.id, version, spec, ports, nowMs: now(), rollback })
         return { status: 200, json: { Warnings: warnings } }
       })
     })
+    // flotilla's own: ask the orchestrator to even out a replicated service's spread (src/tasks/orchestrator/rebalance.ts).
+    .add('POST', '/services/{id}/rebalance', async (req, p) => await cluster(req, true, async mgr => {
+      const service = findService(mgr.store.state.services.values(), p.id!)
+      if (!('Replicated' in service.spec.Mode)) {
+        throw new FlotillaError('invalid-argument', `service ${service.name} is global: it runs one task per node, there is nothing to rebalance`)
+      }
+      await mgr.propose({ op: 'service.rebalance', id: service.id, nowMs: now() })
+      return { status: 200, json: { ID: service.id } }
+    }))
     .add('DELETE', '/services/{id}', async (req, p) => await cluster(req, true, async mgr => {
       const service = findService(mgr.store.state.services.values(), p.id!)
       await mgr.propose({ op: 'service.remove', id: service.id, nowMs: now() })

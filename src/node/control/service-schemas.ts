@@ -9,7 +9,7 @@ import { parseConstraints, type ServiceSpec } from '../../tasks/index.js'
  * `TaskTemplate.ContainerSpec.Image: image reference must be provided`.
  *
  * Fields flotilla does not run but the docker CLI sends (ContainerSpec.Init, DNSConfig, Isolation,
- * LogDriver, UpdateConfig, RollbackConfig, empty Mounts or Networks, ...) are kept as sent, so
+ * LogDriver, empty Mounts or Networks, ...) are kept as sent, so
  * that `docker service update` sends them back unchanged. Those that would change what runs and are set
  * (non-empty Mounts, Secrets, Configs or Networks, job modes, plugin runtimes) are refused rather than ignored.
  */
@@ -78,6 +78,16 @@ const PortSchema = z.object({
   PublishMode: text
 }).passthrough()
 
+/** Docker's UpdateConfig and RollbackConfig, with SwarmKit's bounds (controlapi validateUpdate). */
+const UpdateConfigSchema = z.object({
+  Parallelism: uint.nullable().optional(),
+  Delay: uint.nullable().optional(),
+  FailureAction: z.enum(['pause', 'continue', 'rollback']).nullable().optional(),
+  Monitor: uint.nullable().optional(),
+  MaxFailureRatio: z.number({ invalid_type_error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').nullable().optional(),
+  Order: z.enum(['stop-first', 'start-first']).nullable().optional()
+}).passthrough().nullable().optional()
+
 /** Docker's ServiceSpec; see the module comment for what is kept, refused and normalized. */
 export const ServiceSpecSchema = z.object({
   Name: text,
@@ -91,11 +101,8 @@ export const ServiceSpecSchema = z.object({
     Mode: text,
     Ports: z.array(PortSchema).nullable().optional()
   }).passthrough().nullable().optional(),
-  UpdateConfig: z.object({
-    Parallelism: uint.nullable().optional(),
-    Delay: uint.nullable().optional(),
-    Order: z.enum(['stop-first', 'start-first']).nullable().optional()
-  }).passthrough().nullable().optional(),
+  UpdateConfig: UpdateConfigSchema,
+  RollbackConfig: UpdateConfigSchema,
   Networks: list
 }).passthrough()
 
@@ -130,10 +137,7 @@ const NOT_APPLIED: ReadonlyArray<readonly [string, (v: unknown) => boolean]> = [
   ['TaskTemplate.ContainerSpec.Ulimits', nonEmptyArray],
   ['TaskTemplate.ContainerSpec.Sysctls', v => isObject(v) && Object.keys(v).length > 0],
   ['TaskTemplate.ContainerSpec.DNSConfig', v => isObject(v) && Object.values(v).some(x => Array.isArray(x) && x.length > 0)],
-  ['TaskTemplate.LogDriver', v => isObject(v) && typeof v.Name === 'string' && v.Name !== ''],
-  // The updater applies Parallelism, Delay and Order; the rest of UpdateConfig is issue 6's.
-  ['UpdateConfig.FailureAction', v => v === 'continue' || v === 'rollback'],
-  ['UpdateConfig.MaxFailureRatio', v => typeof v === 'number' && v > 0]
+  ['TaskTemplate.LogDriver', v => isObject(v) && typeof v.Name === 'string' && v.Name !== '']
 ]
 
 /** Fields refused when set: flotilla cannot run them, and ignoring them would run something else. */

@@ -33,7 +33,7 @@ export function serviceStatus (service: ServiceObject, tasks: Iterable<TaskObjec
   return { RunningTasks: running, DesiredTasks: 'Replicated' in mode ? mode.Replicated.Replicas : meant, CompletedTasks: 0 }
 }
 
-/** GET /services/{id}: the stored spec, the endpoint with its allocated ports, and (when given) the status. */
+/** GET /services/{id}: the stored spec, the endpoint with its allocated ports, UpdateStatus, and (when given) the status. */
 export function serviceJson (service: ServiceObject, status?: ServiceStatusJson): Record<string, unknown> {
   const endpointSpec = service.spec.EndpointSpec ?? {}
   const endpoint: Record<string, unknown> = { Spec: { ...endpointSpec, Mode: endpointSpec.Mode ?? 'vip' } }
@@ -47,7 +47,18 @@ export function serviceJson (service: ServiceObject, status?: ServiceStatusJson)
     ...(service.previousSpec !== null ? { PreviousSpec: service.previousSpec } : {}),
     Endpoint: endpoint
   }
+  const u = service.updateStatus
+  if (u !== null) {
+    json.UpdateStatus = {
+      State: u.state,
+      ...(u.startedAtMs !== null ? { StartedAt: goTime(u.startedAtMs) } : {}),
+      ...(u.completedAtMs !== null ? { CompletedAt: goTime(u.completedAtMs) } : {}),
+      Message: u.message
+    }
+  }
   if (status !== undefined) json.ServiceStatus = status
+  // flotilla's own (Docker's clients ignore it): a pending `flotilla service rebalance`.
+  if (service.rebalance !== null) json.Rebalance = { RequestedAt: goTime(service.rebalance.requestedAtMs) }
   return json
 }
 

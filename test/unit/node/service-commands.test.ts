@@ -128,4 +128,40 @@ describe('flotilla service', () => {
     expect(h.state().services.size).toBe(0)
     await expect(run(['service', 'rm', 'web'])).rejects.toThrow('service web not found')
   })
+
+  it('sets UpdateConfig and RollbackConfig from docker\'s flags, starting from Swarm\'s defaults, and refuses bad values', async () => {
+    await run(['service', 'create', '-d', '--name', 'web', '--update-parallelism', '2', '--update-delay', '1s', '--update-failure-action', 'rollback',
+      '--update-monitor', '10s', '--update-max-failure-ratio', '0.25', '--update-order', 'start-first', '--rollback-parallelism', '0', 'nginx'])
+    expect(only(h).UpdateConfig).toEqual({ Parallelism: 2, Delay: 1e9, FailureAction: 'rollback', Monitor: 10e9, MaxFailureRatio: 0.25, Order: 'start-first' })
+    expect(only(h).RollbackConfig).toEqual({ Parallelism: 0, Delay: 0, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first' })
+    await run(['service', 'update', '-d', '--update-parallelism', '4', 'web'])
+    expect(only(h).UpdateConfig).toMatchObject({ Parallelism: 4, Delay: 1e9, FailureAction: 'rollback' })
+    await expect(run(['service', 'update', '-d', '--update-max-failure-ratio', '2', 'web'])).rejects.toThrow('must be between 0 and 1')
+    await expect(run(['service', 'update', '-d', '--rollback-failure-action', 'rollback', 'web'])).rejects.toThrow('must be one of pause, continue')
+    await expect(run(['service', 'update', '-d', '--update-order', 'sideways', 'web'])).rejects.toThrow('--update-order')
+    expect(only(h).UpdateConfig.Parallelism).toBe(4)
+  })
+
+  it('labels a service for rebalancing with --rebalance, unlabels it with --no-rebalance, and asks for a one-shot rebalance', async () => {
+    await run(['service', 'create', '-d', '--name', 'web', '--rebalance', '-l', 'team=a', 'nginx'])
+    expect(only(h).Labels).toEqual({ team: 'a', 'flotilla.rebalance': 'true' })
+    await run(['service', 'update', '-d', '--no-rebalance', 'web'])
+    expect(only(h).Labels).toEqual({ team: 'a' })
+    expect((await run(['service', 'rebalance', '-d', 'web'])).out).toBe('web\n')
+    expect([...h.state().services.values()][0]!.rebalance).not.toBeNull()
+    await run(['service', 'create', '-d', '--name', 'agent', '--mode', 'global', 'nginx'])
+    await expect(run(['service', 'rebalance', '-d', 'agent'])).rejects.toThrow('is global')
+  })
+
+  it('rolls back to the previous spec with `service rollback` and `update --rollback`', async () => {
+    await run(['service', 'create', '-d', '--name', 'web', 'nginx:1.27'])
+    await expect(run(['service', 'rollback', '-d', 'web'])).rejects.toThrow('does not have a previous spec')
+    await run(['service', 'update', '-d', '--image', 'nginx:1.28', 'web'])
+    expect((await run(['service', 'rollback', '-d', 'web'])).out).toBe('web\n')
+    const svc = [...h.state().services.values()][0]!
+    expect(svc.spec.TaskTemplate.ContainerSpec.Image).toBe('nginx:1.27')
+    expect(svc.updateStatus).toMatchObject({ state: 'rollback_started', message: 'manually requested rollback' })
+    await run(['service', 'update', '-d', '--rollback', 'web'])
+    expect(only(h).TaskTemplate.ContainerSpec.Image).toBe('nginx:1.28')
+  })
 })

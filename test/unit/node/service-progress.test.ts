@@ -115,6 +115,23 @@ describe('waitOnService', () => {
     await expect(waitOnService(paused.get, 'web', plain(), { now: paused.now })).rejects.toThrow('service update paused: update paused due to failure')
     const odd = fakeSocket(service({}), [[]])
     await expect(waitOnService(odd.get, 'web', plain(), { now: odd.now })).rejects.toThrow('unrecognized service mode')
+    const rollbackPaused = fakeSocket(service({ Replicated: { Replicas: 1 } }, { UpdateStatus: { State: 'rollback_paused', Message: 'rollback paused due to failure' } }), [[]])
+    await expect(waitOnService(rollbackPaused.get, 'web', plain(), { now: rollbackPaused.now })).rejects.toThrow('service rollback paused: rollback paused due to failure')
+  })
+
+  it('announces a rollback once, and its completion after converging', async () => {
+    const svc = service({ Replicated: { Replicas: 1 } }, { UpdateStatus: { State: 'rollback_started', Message: 'update rolled back due to failure or early termination of task t9' } })
+    const socket = fakeSocket(svc, [[task(1, 'n1', 'starting')], [task(1, 'n1', 'running')]])
+    const out = plain()
+    let polls = 0
+    const get: Get = async path => {
+      if (path.startsWith('/services/') && ++polls > 1) return { ...svc, UpdateStatus: { State: 'rollback_completed', Message: 'rollback completed' } }
+      return await socket.get(path)
+    }
+    await waitOnService(get, 'web', out, { now: socket.now, pollMs: 0 })
+    const text = out.text()
+    expect(text.match(/rollback: update rolled back due to failure or early termination of task t9/g)).toHaveLength(1)
+    expect(text.trimEnd().split('\n').slice(-2)).toEqual(['verify: Service web converged', 'rollback: rollback completed'])
   })
 })
 

@@ -210,10 +210,14 @@ describe('UpdateConfig', () => {
     expect(invalidMessage(withField('UpdateConfig', { Delay: 0.5 }))).toContain('UpdateConfig.Delay')
   })
 
-  it('warns that the parts the updater does not apply yet are stored only', () => {
-    const { warnings } = parseServiceSpec(withField('UpdateConfig', { Parallelism: 1, Order: 'start-first', FailureAction: 'rollback' }), () => 'generated')
-    expect(warnings).toEqual(['UpdateConfig.FailureAction is stored but not applied by flotilla'])
-    expect(invalidMessage(withField('UpdateConfig', { Order: 'sideways' }))).toContain('UpdateConfig.Order')
-    expect(parseServiceSpec(withField('UpdateConfig', { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' }), () => 'generated').warnings).toEqual([])
+  it('takes every field the updater applies, without a warning, and refuses bad values naming the field', () => {
+    for (const field of ['UpdateConfig', 'RollbackConfig']) {
+      const full = { Parallelism: 1, Delay: 0, FailureAction: 'rollback', Monitor: 5e9, MaxFailureRatio: 0.25, Order: 'start-first' }
+      expect(parseServiceSpec(withField(field, full), () => 'generated').warnings).toEqual([])
+      expect(invalidMessage(withField(field, { Order: 'sideways' }))).toContain(`${field}.Order`)
+      expect(invalidMessage(withField(field, { FailureAction: 'explode' }))).toContain(`${field}.FailureAction`)
+      expect(invalidMessage(withField(field, { MaxFailureRatio: 1.5 }))).toBe(`${field}.MaxFailureRatio: must be between 0 and 1`)
+      expect(invalidMessage(withField(field, { Monitor: -1 }))).toContain(`${field}.Monitor`)
+    }
   })
 })

@@ -57,6 +57,10 @@ describe('a rolling update through a leader failover (3 managers on one engine)'
     }
     const u = await first.api('POST', `/services/${svc.ID as string}/update?version=${svc.Version.Index as number}`, spec)
     expect(u.status, describeResult(u)).toBe(200)
+    const startedAt = await waitFor('UpdateStatus updating', async () => {
+      const s = (await first.api('GET', '/services/fo')).body
+      return s.UpdateStatus?.State === 'updating' ? s.UpdateStatus.StartedAt as string : false
+    }, 30_000)
     // Kill the leader once the update is under way: one task replaced, the others not yet.
     await waitFor('the first replacement running', async () =>
       live(await tasksOf(first, 'fo')).some(t => t.Spec?.ContainerSpec.Image === V2 && t.Status.State === 'running'), 30_000)
@@ -74,5 +78,11 @@ describe('a rolling update through a leader failover (3 managers on one engine)'
     console.log(`update finished ${Date.now() - killedAt} ms after the leader was killed (${before} of 6 replaced before)`)
     expect(new Set(done.map(t => t.Slot))).toEqual(new Set([1, 2, 3, 4, 5, 6]))
     expect(done.some(t => t.NodeID === nodeIds[cluster.agents.indexOf(leader)])).toBe(false)
+    // The new leader carried the update's status on from the store: same start, then completed.
+    const status = await waitFor('UpdateStatus completed', async () => {
+      const s = (await survivor.api('GET', '/services/fo', undefined, 10_000).catch(() => null))?.body
+      return s?.UpdateStatus?.State === 'completed' ? s.UpdateStatus : false
+    }, 30_000)
+    expect(status).toMatchObject({ StartedAt: startedAt, Message: 'update completed' })
   }, 180_000)
 })

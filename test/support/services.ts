@@ -52,23 +52,30 @@ export interface SpecInit {
   readonly ports?: ReadonlyArray<{ TargetPort: number, PublishedPort: number }>
   /** ContainerSpec.StopSignal; `sleep` as PID 1 ignores SIGTERM, so tests and the bench stop with SIGKILL. */
   readonly stopSignal?: string
+  /** ContainerSpec.Healthcheck, durations in nanoseconds. */
+  readonly healthcheck?: { Test: string[], Interval?: number, Timeout?: number, Retries?: number, StartPeriod?: number }
+  readonly labels?: Readonly<Record<string, string>>
+  readonly updateConfig?: Readonly<Record<string, unknown>>
 }
 
 /** A ServiceSpec in Docker's shape. Restart delay defaults to 0.5 s here (Docker's is 5 s). */
 export function serviceSpec (name: string, init: SpecInit = {}): Record<string, unknown> {
   return {
     Name: name,
+    ...(init.labels === undefined ? {} : { Labels: { ...init.labels } }),
     TaskTemplate: {
       ContainerSpec: {
         Image: init.image ?? TEST_IMAGE,
         Args: [...(init.args ?? ['sleep', '3600'])],
-        StopSignal: init.stopSignal ?? 'SIGKILL'
+        StopSignal: init.stopSignal ?? 'SIGKILL',
+        ...(init.healthcheck === undefined ? {} : { Healthcheck: init.healthcheck })
       },
       RestartPolicy: { Condition: 'any', Delay: 500_000_000, ...init.restart },
       ...(init.constraints === undefined ? {} : { Placement: { Constraints: [...init.constraints] } }),
       ...(init.reserveMemoryBytes === undefined ? {} : { Resources: { Reservations: { MemoryBytes: init.reserveMemoryBytes } } })
     },
     Mode: init.global === true ? { Global: {} } : { Replicated: { Replicas: init.replicas ?? 1 } },
+    ...(init.updateConfig === undefined ? {} : { UpdateConfig: { ...init.updateConfig } }),
     ...(init.ports === undefined ? {} : { EndpointSpec: { Ports: init.ports.map(p => ({ Protocol: 'tcp', PublishMode: 'host', ...p })) } })
   }
 }

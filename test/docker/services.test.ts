@@ -280,13 +280,16 @@ describe('services on 3 agents sharing one engine', () => {
     try {
       const id = await create(manager, 'roll', { replicas: 6 })
       await waitRunning('roll', 6)
-      // The fewest tasks running and meant to run, seen every 100 ms while the update goes on.
+      // The fewest tasks running and meant to run, and the most running in one slot (whatever their
+      // desired state), seen every 100 ms while the update goes on.
       let fewest = 6
+      let mostInSlot = 0
       let watching = true
       const watch = (async () => {
         while (watching) {
           const tasks = await tasksOf(w1, 'roll')
           fewest = Math.min(fewest, tasks.filter(t => t.DesiredState === 'running' && t.Status.State === 'running').length)
+          mostInSlot = Math.max(mostInSlot, ...Object.values(countBy(tasks.filter(t => t.Status.State === 'running'), t => String(t.Slot))))
           await new Promise(resolve => setTimeout(resolve, 100))
         }
       })()
@@ -309,8 +312,10 @@ describe('services on 3 agents sharing one engine', () => {
         watching = false
         await watch
       }
-      console.log(`${order} rolling update of 6 (parallelism 2, delay 1 s): ${Date.now() - started} ms, fewest running ${fewest}`)
+      console.log(`${order} rolling update of 6 (parallelism 2, delay 1 s): ${Date.now() - started} ms, fewest running ${fewest}, most running in a slot ${mostInSlot}`)
       expect(fewest).toBeGreaterThanOrEqual(order === 'start-first' ? 6 : 4)
+      // Stop-first: a slot's old task has stopped before its replacement starts.
+      if (order === 'stop-first') expect(mostInSlot).toBe(1)
     } finally {
       await docker.getImage('flotilla-test/busybox:v2').remove().catch(() => {})
     }

@@ -8,7 +8,7 @@ import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, startFirst, updateBudget, type UpdaterVerdict } from './update.js'
+import { isTaskUpToDate, startFirst, stillStopping, updateBudget, type UpdaterVerdict } from './update.js'
 
 /** Whether a node takes a new task of the service: ready, active and meeting its constraints. */
 export function eligibleNode (node: OrchestratorNode, constraints: readonly Constraint[]): boolean {
@@ -23,7 +23,8 @@ export function eligibleNode (node: OrchestratorNode, constraints: readonly Cons
  *   node, whose ended task may not restart, gets nothing until the service changes, and a fresh task at
  *   once when that task was made from an older version); extra running
  *   tasks, oldest first, are shut down so that one remains;
- * - every eligible node with no task meant to run, and not held, gets a new task with its node ID set.
+ * - every eligible node with no task meant to run, not held, and with no old task still stopping (stop-first
+ *   update), gets a new task with its node ID set.
  */
 export function reconcileGlobal (
   plan: Plan, tasks: readonly TaskObject[], nodes: ReadonlyMap<string, OrchestratorNode>, constraints: readonly Constraint[], policy: ResolvedRestartPolicy,
@@ -39,6 +40,8 @@ export function reconcileGlobal (
   const intents: CreateIntent[] = []
   /** Out-of-date live tasks, by node: replaced last, within the update budget. */
   const outdated: TaskObject[] = []
+  /** Nodes whose old task is still stopping (stop-first): their replacement comes once it has stopped. */
+  let stoppingNodes = 0
   for (const nodeId of [...byNode.keys()].sort()) {
     const ts = byNode.get(nodeId)!
     const node = nodes.get(nodeId)
@@ -68,6 +71,9 @@ export function reconcileGlobal (
     }
     if (live.length > 0 || waiting > 0) {
       covered.add(nodeId)
+    } else if (ts.some(t => stillStopping(plan, t, nodes))) {
+      covered.add(nodeId)
+      stoppingNodes++
     } else if (ended.length > 0) {
       const newest = newestOf(ended)
       if (node.availability === 'pause') continue
@@ -92,13 +98,14 @@ export function reconcileGlobal (
     }
   }
   // The updater, last: an out-of-date task is replaced on its node, Parallelism in flight (unless halted).
-  let budget = updateBudget(plan, tasks, intents.length, verdict)
+  let budget = updateBudget(plan, tasks, intents.length + stoppingNodes, verdict)
   const early = startFirst(plan.service)
   for (const t of outdated) {
     if (budget <= 0) break
-    if (!early) plan.shutdown(t)
-    intents.push({ slot: null, nodeId: t.nodeId, delayUntilMs: null, restartTimesMs: [] })
     budget--
+    if (!early) plan.shutdown(t)
+    // Stop-first: the node gets its new task once this one has stopped (stillStopping, above).
+    if (early || !stillStopping(plan, t, nodes)) intents.push({ slot: null, nodeId: t.nodeId, delayUntilMs: null, restartTimesMs: [] })
   }
   intents.sort((a, b) => ((a.nodeId ?? '') < (b.nodeId ?? '') ? -1 : (a.nodeId ?? '') > (b.nodeId ?? '') ? 1 : 0))
   plan.create(intents)

@@ -12,7 +12,7 @@ export { historyToDelete, reapable, olderFirst, DEFAULT_TASK_HISTORY_RETENTION_L
 export { nodeCondition, type NodeCondition } from './nodes.js'
 export { eligibleNode } from './global.js'
 export {
-  isTaskUpToDate, updateBudget, beginUpdate, finishUpdate, updateFailures, resolveUpdateConfig, currentUpdateConfig, inRollback, updateInProgress,
+  isTaskUpToDate, stillStopping, OLD_TASK_TIMEOUT_MS, updateBudget, beginUpdate, finishUpdate, updateFailures, resolveUpdateConfig, currentUpdateConfig, inRollback, updateInProgress,
   DEFAULT_UPDATE_PARALLELISM, DEFAULT_UPDATE_MONITOR_NS, type ResolvedUpdateConfig, type UpdaterVerdict
 } from './update.js'
 export { REBALANCE_LABEL, rebalanceWanted } from './rebalance.js'

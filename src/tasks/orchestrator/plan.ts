@@ -66,6 +66,11 @@ export class Plan {
     return this.created.length
   }
 
+  /** Whether this pass changes the task's desired state (asks it to stop, or to go). */
+  changesDesiredState (task: TaskObject): boolean {
+    return this.changes.get(task.id)?.desiredState !== undefined
+  }
+
   /** The task's desired state after this pass's changes. */
   desiredState (task: TaskObject): DesiredState {
     return this.changes.get(task.id)?.desiredState ?? task.desiredState

@@ -58,14 +58,14 @@ export function reconcile (input: ReconcileInput): ReconcileResult {
     }
     const verdict = beginUpdate(plan, tasks, Math.max(1, replicas))
     const existing = reconcileReplicated(plan, replicas, tasks, nodes, policy, verdict)
-    finishUpdate(plan, tasks, verdict)
+    finishUpdate(plan, tasks, verdict, nodes)
     groupOf = t => ({ key: String(t.slot), removed: t.slot === null || !existing.has(t.slot) })
   } else {
     const constraints = parseConstraints(service.spec.TaskTemplate.Placement?.Constraints ?? [])
     const slots = new Set(tasks.filter(t => t.desiredState === 'running').map(t => t.nodeId)).size
     const verdict = beginUpdate(plan, tasks, Math.max(1, slots))
     reconcileGlobal(plan, tasks, nodes, constraints, policy, verdict)
-    finishUpdate(plan, tasks, verdict)
+    finishUpdate(plan, tasks, verdict, nodes)
     groupOf = t => ({ key: String(t.nodeId), removed: t.nodeId === null || !nodes.has(t.nodeId) })
   }
   orphanTasks(plan, tasks, nodes, config)

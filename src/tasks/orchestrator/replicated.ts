@@ -8,10 +8,13 @@ import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import { rebalanceMove, rebalanceWanted } from './rebalance.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, startFirst, updateBudget, updateInProgress, type UpdaterVerdict } from './update.js'
+import { isTaskUpToDate, startFirst, stillStopping, updateBudget, updateInProgress, type UpdaterVerdict } from './update.js'
 
-/** What becomes of a slot in this pass before scaling: it runs (or will), is held, or is empty. */
-type Outcome = 'runnable' | 'held' | 'dead'
+/**
+ * What becomes of a slot in this pass before scaling: it runs (or will), is held, waits for its old task
+ * to stop (stop-first), or is empty.
+ */
+type Outcome = 'runnable' | 'held' | 'stopping' | 'dead'
 
 interface SlotState {
   readonly slot: number
@@ -44,6 +47,8 @@ function slotState (plan: Plan, slot: number, tasks: readonly TaskObject[], node
   }
   if (runnable > 0) return { slot, running, stopping, replacement: null, outcome: 'runnable' }
   if (stopping.length === 0) {
+    // Asked to stop and not stopped yet: the slot is refilled (with the same number) once it has.
+    if (tasks.some(t => stillStopping(plan, t, nodes))) return { slot, running, stopping, replacement: null, outcome: 'stopping' }
     const held = tasks.length > 0 && holdsSlot(newestOf(tasks), plan.service.version, policy)
     return { slot, running, stopping, replacement: null, outcome: held ? 'held' : 'dead' }
   }
@@ -71,10 +76,12 @@ function slotState (plan: Plan, slot: number, tasks: readonly TaskObject[], node
  *    replaced if the restart policy allows, after its delay; one on a down, drained or removed node is shut
  *    down and replaced (no delay from a drained node); a slot whose ended task may not restart is held, unless
  *    that task was made from an older version of the service: it then gets a fresh task at once;
- * 2. scale: slots running or held beyond Replicas are shut down, highest slot first; missing slots are
- *    created from the lowest free number up;
- * 3. update: a slot whose live task is out of date (update.ts) is given a fresh task, at most
- *    UpdateConfig.Parallelism in flight, unless the updater is halted (`verdict`);
+ * 2. scale: slots running, held or stopping beyond Replicas are shut down, highest slot first; missing
+ *    slots are created from the lowest free number up; a slot whose old task is still stopping is not
+ *    refilled until it has stopped (update.ts `stillStopping`);
+ * 3. update: a slot whose live task is out of date (update.ts) is replaced, at most
+ *    UpdateConfig.Parallelism in flight, unless the updater is halted (`verdict`): stop-first, the old
+ *    task is shut down and the slot refilled once it has stopped; start-first, a fresh task is made at once;
  * 4. rebalance (rebalance.ts), when wanted and nothing else is in flight: one task moves to a less used
  *    node; a slot holding two up-to-date tasks keeps the newer once it runs.
  * Returns the slots that exist once the pass is applied (running or held); any other slot is removed.
@@ -111,7 +118,8 @@ export function reconcileReplicated (
   }
   // The updater, last: slots whose live task is out of date get a fresh one, Parallelism in flight.
   const early = startFirst(plan.service)
-  let budget = updateBudget(plan, tasks, intents.length, verdict)
+  const waiting = states.filter(s => s.outcome === 'stopping' && !removed.has(s.slot)).length
+  let budget = updateBudget(plan, tasks, intents.length + waiting, verdict)
   const liveBySlot = new Map<number, TaskObject[]>()
   for (const s of states) {
     if (removed.has(s.slot) || s.outcome !== 'runnable' || s.replacement !== null) continue
@@ -134,9 +142,10 @@ export function reconcileReplicated (
       continue
     }
     if (budget <= 0) continue
-    if (!early) for (const t of outdated) plan.shutdown(t)
-    intents.push({ slot: s.slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
     budget--
+    if (!early) for (const t of outdated) plan.shutdown(t)
+    // Stop-first: the slot is refilled once its old task has stopped, unless nothing is left to wait for.
+    if (early || !outdated.some(t => stillStopping(plan, t, nodes))) intents.push({ slot: s.slot, nodeId: null, delayUntilMs: null, restartTimesMs: [] })
   }
   if (rebalanceWanted(plan.service) && !verdict.halted && !updateInProgress(plan.updateStatus())) {
     // Slots restarted or created in this pass are in `intents`: rebalanceMove then waits.

@@ -2,7 +2,8 @@
  * The updater's core (SwarmKit manager/orchestrator/update, as a pure pass). A task made from another
  * TaskTemplate or other ports than the service has now is out of date, and is replaced in its slot (or
  * on its node), at most Parallelism replacements in flight at a time, each batch Delay after the last one
- * reached running; stop-first, or start-first (the old task stops once its replacement runs).
+ * reached running; stop-first (the old task is asked to stop, and its replacement made once it has
+ * stopped: `stillStopping`), or start-first (the old task stops once its replacement runs).
  *
  * The update's progress is Docker's UpdateStatus, kept on the service in the store, so that a new leader
  * carries an update on where the old one left it:
@@ -21,8 +22,9 @@
  * counted per slot (per node, global), so that a slot failing again after a restart counts once.
  */
 import { isTerminal, taskStateRank } from '../executor/index.js'
+import { nodeCondition } from './nodes.js'
 import type { Plan } from './plan.js'
-import type { ServiceObject, TaskObject, UpdateConfig, UpdateFailureAction, UpdateStatus } from './types.js'
+import type { OrchestratorNode, ServiceObject, TaskObject, UpdateConfig, UpdateFailureAction, UpdateStatus } from './types.js'
 
 /** Docker's default UpdateConfig.Parallelism (and RollbackConfig's). */
 export const DEFAULT_UPDATE_PARALLELISM = 1
@@ -81,6 +83,28 @@ export function currentUpdateConfig (service: ServiceObject): ResolvedUpdateConf
 export function startFirst (service: ServiceObject): boolean {
   if (currentUpdateConfig(service).order !== 'start-first') return false
   return 'Replicated' in service.spec.Mode || service.endpoint.ports.length === 0
+}
+
+/**
+ * How long a replacement waits for the task it replaces to stop (SwarmKit's restart supervisor,
+ * defaultOldTaskTimeout): past it, the replacement starts anyway.
+ */
+export const OLD_TASK_TIMEOUT_MS = 60_000
+
+/**
+ * Whether `t` is an out-of-date task the updater asked to stop that is still stopping on a node that will
+ * report it: its slot's (its node's) replacement then waits (stop-first: the old task stops, then the
+ * new one starts), at most OLD_TASK_TIMEOUT_MS after it was asked (the plan is woken then). A task lost
+ * with its node, never placed, or up to date (a scale-down's) is not waited for.
+ */
+export function stillStopping (plan: Plan, t: TaskObject, nodes: ReadonlyMap<string, OrchestratorNode>): boolean {
+  if (plan.desiredState(t) !== 'shutdown' || isTerminal(t.status.state) || t.nodeId === null) return false
+  if (isTaskUpToDate(t, plan.service)) return false
+  if (nodeCondition(nodes.get(t.nodeId)) !== 'usable') return false
+  const dueMs = (plan.changesDesiredState(t) ? plan.nowMs : t.updatedAtMs) + OLD_TASK_TIMEOUT_MS
+  if (plan.nowMs >= dueMs) return false
+  plan.wakeAt(dueMs)
+  return true
 }
 
 /** Structural equality of two JSON-like values; an absent key equals an undefined one. */
@@ -184,7 +208,7 @@ export function beginUpdate (plan: Plan, tasks: readonly TaskObject[], slotCount
  * How many out-of-date tasks a pass may still replace once its other decisions are made: none when the
  * updater is halted; else Parallelism (0: all) minus the replacements in flight after the pass — the
  * up-to-date tasks still meant to run that have not reached running, and the `creating` tasks the pass
- * adds — and none until Delay has passed since the last task made by this update reached running (the
+ * adds, or slots (nodes) whose old task is still stopping — and none until Delay has passed since the last task made by this update reached running (the
  * plan is asked to wake then). Counted after the pass, so that applying it and reconciling again finds
  * no budget it did not use.
  */
@@ -213,10 +237,12 @@ export function updateBudget (plan: Plan, tasks: readonly TaskObject[], creating
  * every task it made running, completes once the last of them has run for Monitor (SwarmKit keeps
  * watching that long; Delay + 1 s when Delay is longer). The plan is asked to wake then.
  */
-export function finishUpdate (plan: Plan, tasks: readonly TaskObject[], verdict: UpdaterVerdict): void {
+export function finishUpdate (plan: Plan, tasks: readonly TaskObject[], verdict: UpdaterVerdict, nodes: ReadonlyMap<string, OrchestratorNode>): void {
   const service = plan.service
   const status = plan.updateStatus()
   if (verdict.halted || status === null || !updateInProgress(status) || plan.createCount() > 0) return
+  // A slot whose old task is still stopping has its replacement still to come.
+  if (tasks.some(t => stillStopping(plan, t, nodes))) return
   const since = updateStartMs(plan)
   let lastRunningMs = since
   for (const t of tasks) {

@@ -1,5 +1,5 @@
 import { expect } from 'vitest'
-import { taskStateRank, type TaskState } from '../../../../src/tasks/executor/index.js'
+import { isTerminal, taskStateRank, type TaskState } from '../../../../src/tasks/executor/index.js'
 import {
   reconcile, type OrchestratorConfig, type OrchestratorNode, type ReconcileResult, type RestartPolicy, type ServiceObject,
   type ServiceSpec, type TaskObject
@@ -142,6 +142,13 @@ export class Store {
       updatedAtMs: this.nowMs,
       version: this.index
     })
+  }
+
+  /** The agents stop what they were asked to stop: each such task still live is reported shut down. */
+  settle (): void {
+    for (const t of this.list()) {
+      if (t.desiredState !== 'running' && t.nodeId !== null && !isTerminal(t.status.state)) this.report(t.id, 'shutdown')
+    }
   }
 
   /** Update the service spec (a new version, as the store's apply would give it). */

@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest'
-import { isTaskUpToDate, REBALANCE_LABEL, type UpdateConfig } from '../../../../src/tasks/orchestrator/index.js'
+import { isTaskUpToDate, REBALANCE_LABEL, type ReconcileResult, type UpdateConfig } from '../../../../src/tasks/orchestrator/index.js'
 import { SECOND, Store, node, service } from './helpers.js'
 
 /** Bring every task meant to run that is still starting to running (on `nodeId` when it has no node). */
 function runAll (store: Store, nodeId = 'a'): void {
   for (const t of store.running()) if (t.status.state !== 'running') store.report(t.id, 'running', t.nodeId === null ? { nodeId } : {})
+}
+
+/**
+ * One update round as the agents play it: reconcile (stop-first: the old tasks are asked to stop), the
+ * agents stop them, reconcile again (the replacements are made). Returns both passes' results.
+ */
+function replaceRound (store: Store): [ReconcileResult, ReconcileResult] {
+  const first = store.step()
+  store.settle()
+  return [first, store.step()]
 }
 
 /** A spec update as the store applies one: new version, PreviousSpec kept, UpdateStatus reset. */
@@ -48,7 +58,10 @@ describe('UpdateStatus', () => {
     const store = runningService(2)
     updateTo(store, 'nginx:1.27', { Parallelism: 2, Monitor: 2e9 })
     const startedAtMs = store.nowMs
-    expect(store.step().updateStatus).toEqual({ state: 'updating', startedAtMs, completedAtMs: null, message: 'update in progress' })
+    const [ask, make] = replaceRound(store)
+    expect(ask.updateStatus).toEqual({ state: 'updating', startedAtMs, completedAtMs: null, message: 'update in progress' })
+    expect(ask.create).toEqual([]) // stop-first: the old tasks stop first
+    expect(make.create).toHaveLength(2)
     store.nowMs += SECOND
     runAll(store)
     const lastRunningMs = store.nowMs
@@ -73,7 +86,7 @@ describe('UpdateStatus', () => {
   it('waits Delay + 1 s rather than Monitor when Delay is the longer', () => {
     const store = runningService(1)
     updateTo(store, 'nginx:1.27', { Delay: 10e9, Monitor: 1e9 })
-    store.step()
+    replaceRound(store)
     runAll(store)
     const ranMs = store.nowMs
     store.nowMs += 10 * SECOND // past Delay, not yet Delay + 1 s
@@ -87,7 +100,7 @@ describe('FailureAction', () => {
   it('pause (the default): a new task that fails stops the update, which reports paused and replaces nothing more', () => {
     const store = runningService(4)
     updateTo(store, 'nginx:broken')
-    store.step()
+    replaceRound(store)
     const [bad] = fresh(store)
     store.report(bad!, 'rejected', { nodeId: 'a' })
     const r = store.step()
@@ -96,7 +109,7 @@ describe('FailureAction', () => {
     for (let i = 0; i < 5; i++) {
       store.nowMs += 10 * SECOND
       runAll(store)
-      store.step()
+      replaceRound(store)
     }
     // Three slots still run the old image: nothing was replaced after the pause.
     expect(images(store).filter(i => i === 'nginx:alpine')).toHaveLength(3)
@@ -106,12 +119,12 @@ describe('FailureAction', () => {
   it('pause: a new spec update resumes (UpdateStatus reset)', () => {
     const store = runningService(2)
     updateTo(store, 'nginx:broken')
-    store.step()
+    replaceRound(store)
     store.report(fresh(store)[0]!, 'failed', { nodeId: 'a' })
     store.step()
     expect(store.service.updateStatus?.state).toBe('paused')
     updateTo(store, 'nginx:1.27', { Parallelism: 0 })
-    for (let i = 0; i < 5; i++) { store.step(); runAll(store); store.nowMs += 6 * SECOND }
+    for (let i = 0; i < 5; i++) { replaceRound(store); runAll(store); store.nowMs += 6 * SECOND }
     store.step()
     expect(images(store)).toEqual(['nginx:1.27', 'nginx:1.27'])
     expect(store.service.updateStatus?.state).toBe('completed')
@@ -120,9 +133,9 @@ describe('FailureAction', () => {
   it('continue: failures are ignored and every slot is replaced', () => {
     const store = runningService(3)
     updateTo(store, 'nginx:1.27', { FailureAction: 'continue' })
-    store.step()
+    replaceRound(store)
     store.report(fresh(store)[0]!, 'failed', { nodeId: 'a' })
-    for (let i = 0; i < 10; i++) { store.nowMs += 6 * SECOND; store.step(); runAll(store) }
+    for (let i = 0; i < 10; i++) { store.nowMs += 6 * SECOND; replaceRound(store); runAll(store) }
     store.nowMs += 6 * SECOND
     store.step()
     expect(images(store)).toEqual(['nginx:1.27', 'nginx:1.27', 'nginx:1.27'])
@@ -132,7 +145,7 @@ describe('FailureAction', () => {
   it('rollback: the service returns to its PreviousSpec by itself, then the rollback completes', () => {
     const store = runningService(3)
     updateTo(store, 'nginx:missing', { FailureAction: 'rollback' }, { Parallelism: 0, Monitor: 1e9 })
-    store.step()
+    replaceRound(store)
     const [bad] = fresh(store)
     store.report(bad!, 'rejected', { nodeId: 'a' })
     const r = store.step()
@@ -140,7 +153,7 @@ describe('FailureAction', () => {
     expect(store.service.spec.TaskTemplate.ContainerSpec.Image).toBe('nginx:alpine')
     expect(store.service.previousSpec).toBeNull()
     expect(store.service.updateStatus?.state).toBe('rollback_started')
-    for (let i = 0; i < 5; i++) { store.step(); runAll(store); store.nowMs += 2 * SECOND }
+    for (let i = 0; i < 5; i++) { replaceRound(store); runAll(store); store.nowMs += 2 * SECOND }
     store.step()
     expect(images(store)).toEqual(['nginx:alpine', 'nginx:alpine', 'nginx:alpine'])
     expect(store.running().every(t => isTaskUpToDate(t, store.service))).toBe(true)
@@ -150,11 +163,11 @@ describe('FailureAction', () => {
   it('a rollback that fails pauses (rollback_paused), never rolls back again', () => {
     const store = runningService(2)
     updateTo(store, 'nginx:1.27', { FailureAction: 'rollback' }, { FailureAction: 'rollback' })
-    store.step()
+    replaceRound(store)
     store.report(fresh(store)[0]!, 'failed', { nodeId: 'a' })
     store.step()
     expect(store.service.updateStatus?.state).toBe('rollback_started')
-    store.step()
+    replaceRound(store)
     const [again] = fresh(store).filter(id => store.tasks.get(id)!.spec.ContainerSpec.Image === 'nginx:alpine')
     store.report(again!, 'failed', { nodeId: 'a' })
     const r = store.step()
@@ -165,7 +178,7 @@ describe('FailureAction', () => {
   it('MaxFailureRatio: acts only when more than that fraction of the slots failed, a slot counting once', () => {
     const store = runningService(4)
     updateTo(store, 'nginx:1.27', { Parallelism: 0, MaxFailureRatio: 0.5 })
-    store.step()
+    replaceRound(store)
     const [s1, s2, s3] = fresh(store).map(id => store.tasks.get(id)!)
     store.report(s1!.id, 'failed', { nodeId: 'a' })
     store.step()
@@ -184,7 +197,7 @@ describe('FailureAction', () => {
   it('a task that ends after Monitor is not a failure of the update', () => {
     const store = runningService(2)
     updateTo(store, 'nginx:1.27', { Monitor: 1e9 })
-    store.step()
+    replaceRound(store)
     const [first] = fresh(store)
     runAll(store)
     store.nowMs += 2 * SECOND

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isTaskUpToDate, type ServiceObject } from '../../../../src/tasks/orchestrator/index.js'
+import { OLD_TASK_TIMEOUT_MS, isTaskUpToDate, type ServiceObject } from '../../../../src/tasks/orchestrator/index.js'
 import { SECOND, Store, node, service } from './helpers.js'
 
 /** Bring every task meant to run to running, on node `a` when it has none. */
@@ -30,8 +30,12 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     const images = (): string[] => store.running().map(t => t.spec.ContainerSpec.Image).sort()
     for (let round = 1; round <= 3; round++) {
       const r = store.step()
-      expect(r.create).toHaveLength(1)
+      // Stop-first: the old task is asked to stop; its slot is refilled once it has stopped.
+      expect(r.create).toEqual([])
       expect(r.update.map(u => u.desiredState)).toEqual(['shutdown'])
+      expect(store.step().create).toEqual([]) // its node has not said it stopped
+      store.settle()
+      expect(store.step().create).toHaveLength(1)
       expect(store.step().create).toEqual([]) // nothing more while the replacement is on its way
       runAll(store)
     }
@@ -44,6 +48,35 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     expect(store.step()).toEqual({ create: [], update: [], delete: [], nextWakeMs: null })
   })
 
+  it('stop-first: makes the replacement once the old task stopped, or OLD_TASK_TIMEOUT_MS after asking if it never says', () => {
+    const store = new Store(service({ replicas: 1 }), [node('a')])
+    store.step()
+    runAll(store)
+    store.service = withImage(store.service, 'nginx:1.27')
+    const asked = store.nowMs
+    const r = store.step()
+    expect(r.create).toEqual([])
+    expect(r.nextWakeMs).toBe(asked + OLD_TASK_TIMEOUT_MS)
+    store.nowMs += OLD_TASK_TIMEOUT_MS - 1
+    expect(store.step().create).toEqual([]) // never two at once
+    store.nowMs += 1
+    expect(store.step().create).toHaveLength(1) // its node never said: start anyway, as SwarmKit
+  })
+
+  it('stop-first: does not wait for an old task whose node is down', () => {
+    const store = new Store(service({ replicas: 2 }), [node('a'), node('b')])
+    store.step()
+    store.report(store.inSlot(1).id, 'running', { nodeId: 'a' })
+    store.report(store.inSlot(2).id, 'running', { nodeId: 'b' })
+    store.service = withImage(store.service, 'nginx:1.27', 2)
+    store.setNode('b', { ready: false, downSinceMs: store.nowMs })
+    const r = store.step()
+    // Slot 2's task went with its node: replaced at once (restart supervisor); slot 1's waits for a.
+    expect(r.create.map(t => t.slot)).toEqual([2])
+    store.settle()
+    expect(store.step().create.map(t => t.slot)).toEqual([1])
+  })
+
   it('replaces every slot at once with Parallelism 0, and none for a scale', () => {
     const store = new Store(service({ replicas: 4 }), [node('a')])
     store.step()
@@ -52,9 +85,9 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     expect(store.step().update).toEqual([])
     runAll(store)
     store.service = withImage(store.service, 'nginx:1.27', 0)
-    const r = store.step()
-    expect(r.create.map(t => t.slot)).toEqual([1, 2, 3, 4, 5])
-    expect(r.update).toHaveLength(5)
+    expect(store.step().update).toHaveLength(5)
+    store.settle()
+    expect(store.step().create.map(t => t.slot)).toEqual([1, 2, 3, 4, 5])
   })
 
   it('replaces a global service\'s task on its own node', () => {
@@ -62,6 +95,8 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     store.step()
     runAll(store)
     store.service = withImage(store.service, 'nginx:1.27', 2)
+    expect(store.step().update).toHaveLength(2)
+    store.settle()
     const r = store.step()
     expect(r.create.map(t => t.nodeId)).toEqual(['a', 'b'])
     expect(r.create.every(t => t.spec.ContainerSpec.Image === 'nginx:1.27')).toBe(true)
@@ -72,6 +107,8 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     store.step()
     runAll(store)
     store.service = withImage(store.service, 'nginx:1.27', 1, 10e9, store.nowMs)
+    store.step()
+    store.settle()
     expect(store.step().create).toHaveLength(1)
     store.nowMs += 1000
     runAll(store) // the first replacement runs at nowMs
@@ -80,7 +117,7 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     expect(waiting.create).toEqual([])
     expect(waiting.nextWakeMs).toBe(startedMs + 10_000)
     store.nowMs = startedMs + 10_000
-    expect(store.step().create).toHaveLength(1)
+    expect(store.step().update.map(u => u.desiredState)).toEqual(['shutdown']) // the next batch begins
   })
 
   it('start-first: a replacement starts beside the old task, which stops once it runs; never fewer than Replicas running', () => {

@@ -1,6 +1,6 @@
 import { FlotillaError, newObjectId } from '../../membership/index.js'
 import type { Command, NodeObject, StoreState } from '../../election/index.js'
-import { allocatePorts, portKey, TASK_STATES, type AllocatedPort, type ServiceObject, type ServiceSpec, type TaskObject } from '../../tasks/index.js'
+import { allocatePorts, portsTaken, TASK_STATES, type AllocatedPort, type ServiceObject, type ServiceSpec, type TaskObject } from '../../tasks/index.js'
 import { parseJson, type ApiRequest, type ApiResponse } from './http-server.js'
 import type { Router } from './router.js'
 import { labelMatches, parseFilters, queryFlag } from './schemas.js'
@@ -76,16 +76,6 @@ function matchesServiceFilters (s: ServiceObject, filters: ReadonlyMap<string, r
     if (!ok) return false
   }
   return true
-}
-
-/** The published ports of every service but `except`, as the allocator's `taken` set. */
-function portsTaken (services: Iterable<ServiceObject>, except: string | null): Set<string> {
-  const taken = new Set<string>()
-  for (const s of services) {
-    if (s.id === except) continue
-    for (const p of s.endpoint.ports) taken.add(portKey(p.Protocol, p.PublishedPort))
-  }
-  return taken
 }
 
 /** The allocator's ports for `spec`, its errors naming the field (`EndpointSpec.Ports: ...`) as every other spec error does. */

@@ -1,2 +1,2 @@
 /** The allocator's pure core (SwarmKit's manager/allocator): published ports, host mode only. */
-export { allocatePorts, portKey, DYNAMIC_PORT_START, DYNAMIC_PORT_END, type AllocatedPort, type PortAllocation } from './ports.js'
+export { allocatePorts, portKey, portsTaken, DYNAMIC_PORT_START, DYNAMIC_PORT_END, type AllocatedPort, type PortAllocation } from './ports.js'

@@ -33,6 +33,18 @@ export function portKey (protocol: PortProtocol, publishedPort: number): string 
   return `${protocol}/${publishedPort}`
 }
 
+/** The published ports of every service but the one with ID `except`, as `allocatePorts`'s `taken` set. */
+export function portsTaken (
+  services: Iterable<{ readonly id: string, readonly endpoint: { readonly ports: readonly AllocatedPort[] } }>, except: string | null
+): Set<string> {
+  const taken = new Set<string>()
+  for (const s of services) {
+    if (s.id === except) continue
+    for (const p of s.endpoint.ports) taken.add(portKey(p.Protocol, p.PublishedPort))
+  }
+  return taken
+}
+
 interface Normalized {
   readonly name: string | undefined
   readonly protocol: PortProtocol

@@ -7,7 +7,7 @@
 import { FlotillaError, asFlotillaError, newObjectId, type Logger } from '../../membership/index.js'
 import type { Command, StoreEvent, StoreState } from '../../election/index.js'
 import { isTerminal } from '../executor/index.js'
-import { allocatePorts, portKey } from '../allocator/index.js'
+import { allocatePorts, portsTaken } from '../allocator/index.js'
 import {
   DEFAULT_ORCHESTRATOR_CONFIG, orchestratorConfig, reconcile, type OrchestratorConfig, type OrchestratorNode, type ServiceObject, type TaskDeletion,
   type TaskObject, type UpdateStatus
@@ -80,10 +80,8 @@ export function orchestrationPass (view: PassView, serviceId: string, nowMs: num
  * took a port meanwhile), the update is paused instead, saying why.
  */
 function rollbackCommand (state: StoreState, service: ServiceObject, message: string, nowMs: number): Command | UpdateStatus {
-  const taken = new Set<string>()
-  for (const s of state.services.values()) if (s.id !== service.id) for (const p of s.endpoint.ports) taken.add(portKey(p.Protocol, p.PublishedPort))
   try {
-    const ports = allocatePorts(service.previousSpec?.EndpointSpec, taken, service.endpoint.ports).ports
+    const ports = allocatePorts(service.previousSpec?.EndpointSpec, portsTaken(state.services.values(), service.id), service.endpoint.ports).ports
     return { op: 'service.rollback', id: service.id, version: service.version, ports, message, nowMs }
   } catch (err) {
     const status = service.updateStatus ?? { state: 'updating', startedAtMs: nowMs, completedAtMs: null, message: '' }

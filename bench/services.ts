@@ -31,6 +31,7 @@ import { TestCluster } from '../test/support/cluster.js'
 import { requireEngine } from '../test/support/docker-engine.js'
 import { NODE_LABEL, SERVICE_LABEL, describeResult, engine, removeContainers, scaleThrough, serviceSpec, taskContainers, tasksOf, type TaskView } from '../test/support/services.js'
 import { TEST_IMAGE, ensureTestImage } from '../test/support/test-image.js'
+import { SwarmMode } from './swarm-mode.js'
 import { AgentDiedError, UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
 
 const POLL_MS = 50
@@ -47,7 +48,6 @@ const TARGET_FLOOR_RATIO = 1.2
 const TARGET_SWARM_RATIO = 1.0
 /** The label on the floor's containers, so they are found and removed. */
 const FLOOR_LABEL = 'flotilla-bench=floor'
-const GWBRIDGE = 'docker_gwbridge'
 
 interface BenchArgs {
   readonly reps: number
@@ -146,9 +146,7 @@ function countRunning (tasks: ReadonlyArray<Pick<TaskView, 'DesiredState' | 'Sta
 
 /** Docker's swarm mode on the same engine, through the engine's API. */
 function swarmSystem (docker: Docker): System {
-  let nodeId = ''
-  let initialised = false
-  let hadGwBridge = false
+  const swarm = new SwarmMode(docker)
   const waitRunning = async (service: string, n: number, growing: boolean): Promise<void> => {
     await pollUntil(`swarm: ${n} running tasks of ${service}`, async () => {
       const tasks = await docker.listTasks({ filters: { service: [service] } }) as TaskView[]
@@ -157,27 +155,8 @@ function swarmSystem (docker: Docker): System {
   }
   return {
     name: 'swarm',
-    start: async () => {
-      const info = await docker.info() as { Swarm: { LocalNodeState: string } }
-      if (info.Swarm.LocalNodeState !== 'inactive') {
-        throw new Error(`the engine is already in swarm mode (${info.Swarm.LocalNodeState}); leave it first (docker swarm leave --force)`)
-      }
-      hadGwBridge = (await docker.listNetworks({ filters: { name: [GWBRIDGE] } })).some(n => n.Name === GWBRIDGE)
-      await docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' })
-      initialised = true
-      nodeId = ((await docker.info()) as { Swarm: { NodeID: string } }).Swarm.NodeID
-    },
-    stop: async () => {
-      // Only a swarm this bench made is left: an engine found in swarm mode is someone else's.
-      if (!initialised) return
-      try {
-        await docker.swarmLeave({ force: true })
-      } finally {
-        if (nodeId !== '') await removeContainers(docker, [`${NODE_LABEL}=${nodeId}`])
-        // swarm init makes the docker_gwbridge network and leave keeps it: remove it if this bench made it.
-        if (!hadGwBridge) await docker.getNetwork(GWBRIDGE).remove().catch((err: unknown) => { progress(`could not remove ${GWBRIDGE}: ${(err as Error).message}`) })
-      }
-    },
+    start: async () => { await swarm.start() },
+    stop: async () => { await swarm.stop() },
     create: async (service, n) => {
       await docker.createService(serviceSpec(service, { replicas: n }))
       await waitRunning(service, n, true)

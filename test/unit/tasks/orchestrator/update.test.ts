@@ -77,6 +77,20 @@ describe('the updater: out-of-date tasks replaced in place, Parallelism in fligh
     expect(store.step().create.map(t => t.slot)).toEqual([1])
   })
 
+  it('re-creates every task for a ForceUpdate bump alone (`service update --force`)', () => {
+    const store = new Store(service({ replicas: 2 }), [node('a')])
+    store.step()
+    runAll(store)
+    const before = store.running().map(t => t.id)
+    const s = store.service
+    store.service = { ...s, version: s.version + 1, spec: { ...s.spec, TaskTemplate: { ...s.spec.TaskTemplate, ForceUpdate: 1 }, UpdateConfig: { Parallelism: 0 } } }
+    expect(store.step().update.map(u => u.desiredState)).toEqual(['shutdown', 'shutdown'])
+    store.settle()
+    const r = store.step()
+    expect(r.create.map(t => [t.slot, t.spec.ForceUpdate])).toEqual([[1, 1], [2, 1]])
+    expect(store.running().some(t => before.includes(t.id))).toBe(false)
+  })
+
   it('replaces every slot at once with Parallelism 0, and none for a scale', () => {
     const store = new Store(service({ replicas: 4 }), [node('a')])
     store.step()

@@ -5,7 +5,7 @@ import { TestCluster } from '../support/cluster.js'
 import { requireEngine } from '../support/docker-engine.js'
 import {
   NODE_LABEL, SERVICE_LABEL, countBy, describeResult, engine, inspectService, removeContainers, running, scaleThrough,
-  serviceSpec, taskContainers, tasksOf, type SpecInit, type TaskView
+  removeAllServices, serviceSpec, taskContainers, tasksOf, waitRunningTasks, type SpecInit, type TaskView
 } from '../support/services.js'
 import { TEST_IMAGE, ensureTestImage } from '../support/test-image.js'
 import { EngineProxy } from '../support/engine-proxy.js'
@@ -44,11 +44,7 @@ describe('services on 3 agents sharing one engine', () => {
 
   /** Wait until exactly `n` tasks of `service` should run and all of them do; returns them. */
   const waitRunning = async (service: string, n: number, timeoutMs = 30_000, via: AgentProcess = manager): Promise<TaskView[]> =>
-    await waitFor(`${n} running tasks of ${service}`, async () => {
-      const tasks = await tasksOf(via, service)
-      const desired = tasks.filter(t => t.DesiredState === 'running')
-      return desired.length === n && running(tasks).length === n ? desired : false
-    }, timeoutMs)
+    await waitRunningTasks(via, service, n, timeoutMs)
 
   /** The engine's running containers of `service` on this file's nodes (others may share the engine), per node ID. */
   const containersPerNode = async (service: string): Promise<Record<string, number>> => {
@@ -84,16 +80,7 @@ describe('services on 3 agents sharing one engine', () => {
   // Back to 3 ready, active, unlabelled nodes with no service and no task container, whatever a test left.
   afterEach(async () => {
     for (const a of [manager, w1, w2]) if (!a.running) await a.start([])
-    const services = (await manager.api('GET', '/services')).body as Array<{ ID: string }>
-    for (const s of services) {
-      const r = await manager.api('DELETE', `/services/${s.ID}`)
-      expect(r.status, describeResult(r)).toBe(200)
-    }
-    const live = cluster.agents.filter(a => a.running).map(idOf)
-    await waitFor('no task container left on the engine', async () => {
-      for (const id of live) if ((await taskContainers(docker, [`${NODE_LABEL}=${id}`])).length > 0) return false
-      return true
-    }, 30_000)
+    await removeAllServices(manager, docker, cluster.agents.filter(a => a.running).map(idOf))
     for (const extra of cluster.agents.slice(3)) {
       await extra.kill()
       const id = nodeIds.get(extra.hostname)

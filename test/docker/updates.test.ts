@@ -3,8 +3,8 @@ import { runCommand, waitFor, type AgentProcess } from '../support/agent-process
 import { TestCluster } from '../support/cluster.js'
 import { requireEngine } from '../support/docker-engine.js'
 import {
-  NODE_LABEL, SERVICE_LABEL, countBy, describeResult, engine, removeContainers, running, serviceSpec, taskContainers, tasksOf,
-  type SpecInit, type TaskView
+  NODE_LABEL, SERVICE_LABEL, countBy, describeResult, engine, removeAllServices, removeContainers, running, serviceSpec, taskContainers,
+  tasksOf, waitRunningTasks, type SpecInit, type TaskView
 } from '../support/services.js'
 import { TEST_IMAGE, ensureTestImage } from '../support/test-image.js'
 
@@ -48,11 +48,7 @@ describe('updates, rollbacks, health checks and rebalancing', () => {
   }
 
   const waitRunning = async (service: string, n: number, timeoutMs = 30_000): Promise<TaskView[]> =>
-    await waitFor(`${n} running tasks of ${service}`, async () => {
-      const tasks = await tasksOf(manager, service)
-      const desired = tasks.filter(t => t.DesiredState === 'running')
-      return desired.length === n && running(tasks).length === n ? desired : false
-    }, timeoutMs)
+    await waitRunningTasks(manager, service, n, timeoutMs)
 
   const waitUpdateState = async (ref: string, state: string, timeoutMs = 60_000): Promise<ServiceView> =>
     await waitFor(`UpdateStatus ${state} of ${ref}`, async () => {
@@ -81,14 +77,7 @@ describe('updates, rollbacks, health checks and rebalancing', () => {
   afterEach(async () => {
     for (const a of [manager, w1, w2]) if (!a.running) await a.start([])
     await cluster.waitForReady(3, 30_000)
-    for (const s of (await manager.api('GET', '/services')).body as Array<{ ID: string }>) {
-      const r = await manager.api('DELETE', `/services/${s.ID}`)
-      expect(r.status, describeResult(r)).toBe(200)
-    }
-    await waitFor('no task container left on the engine', async () => {
-      for (const id of nodeIds.values()) if ((await taskContainers(docker, [`${NODE_LABEL}=${id}`])).length > 0) return false
-      return true
-    }, 30_000)
+    await removeAllServices(manager, docker, nodeIds.values())
   }, 90_000)
 
   afterAll(async () => {

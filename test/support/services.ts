@@ -3,7 +3,7 @@
  * an agent's socket, and the engine's view of task containers (by Swarm's labels) with their clean-up.
  */
 import Docker from 'dockerode'
-import { callSocket, type AgentProcess, type ApiResult } from './agent-process.js'
+import { callSocket, waitFor, type AgentProcess, type ApiResult } from './agent-process.js'
 import { ENGINE_SOCKET } from './docker-engine.js'
 import { TEST_IMAGE } from './test-image.js'
 
@@ -90,6 +90,31 @@ export async function tasksOf (agent: AgentProcess, service: string, timeoutMs =
 /** Tasks whose desired and observed states are both running. */
 export function running (tasks: readonly TaskView[]): TaskView[] {
   return tasks.filter(t => t.DesiredState === 'running' && t.Status.State === 'running')
+}
+
+/** Wait until exactly `n` tasks of `service` are meant to run and all of them do, as `via` lists them; returns them. */
+export async function waitRunningTasks (via: AgentProcess, service: string, n: number, timeoutMs = 30_000): Promise<TaskView[]> {
+  return await waitFor(`${n} running tasks of ${service}`, async () => {
+    const tasks = await tasksOf(via, service)
+    const desired = tasks.filter(t => t.DesiredState === 'running')
+    return desired.length === n && running(tasks).length === n ? desired : false
+  }, timeoutMs)
+}
+
+/**
+ * A test's clean-up: remove every service through `via`, then wait until the engine lists no task
+ * container of `nodeIds` (other agents may share the engine). Throws on a refused removal.
+ */
+export async function removeAllServices (via: AgentProcess, docker: Docker, nodeIds: Iterable<string>, timeoutMs = 30_000): Promise<void> {
+  for (const s of (await via.api('GET', '/services')).body as Array<{ ID: string }>) {
+    const r = await via.api('DELETE', `/services/${s.ID}`)
+    if (r.status !== 200) throw new Error(`DELETE /services/${s.ID} on ${via.hostname}: ${describeResult(r)}`)
+  }
+  const ids = [...nodeIds]
+  await waitFor('no task container left on the engine', async () => {
+    for (const id of ids) if ((await taskContainers(docker, [`${NODE_LABEL}=${id}`])).length > 0) return false
+    return true
+  }, timeoutMs)
 }
 
 /** `GET /services/{ref}`; throws on anything but 200. */

@@ -34,13 +34,13 @@
  */
 import type Docker from 'dockerode'
 import { performance } from 'node:perf_hooks'
-import { callSocket, type AgentProcess } from '../test/support/agent-process.js'
-import { TestCluster } from '../test/support/cluster.js'
+import { callSocket } from '../test/support/agent-process.js'
 import { requireEngine } from '../test/support/docker-engine.js'
-import { NODE_LABEL, SERVICE_LABEL, describeResult, engine, removeContainers, serviceSpec, taskContainers, type TaskView } from '../test/support/services.js'
+import { SERVICE_LABEL, describeResult, engine, serviceSpec, taskContainers, type TaskView } from '../test/support/services.js'
 import { TEST_IMAGE, ensureTestImage } from '../test/support/test-image.js'
+import { FlotillaAgents } from './flotilla-agents.js'
 import { SwarmMode } from './swarm-mode.js'
-import { AgentDiedError, UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
+import { UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
 
 const POLL_MS = 50
 const PARTS = ['swarm', 'flotilla1', 'flotilla3'] as const
@@ -152,49 +152,34 @@ function swarmSystem (docker: Docker): System {
 
 /** flotilla agents sharing the engine; the service driven through the first agent's socket. */
 function flotillaSystem (docker: Docker, size: number, live: Live): System {
-  let cluster: TestCluster | null = null
-  let nodeIds: string[] = []
-  const manager = (): AgentProcess => {
-    const a = cluster!.agents[0]!
-    if (!a.running) throw new AgentDiedError(`agent ${a.hostname} exited:\n${a.logs.slice(-4000)}`)
-    return a
-  }
+  const agents = new FlotillaAgents(docker, size, `benchupd${size}`, live)
   const tasks = async (name: string, desiredRunning: boolean): Promise<EnvTask[]> => {
     const path = `/tasks?filters=${encodeURIComponent(JSON.stringify(taskFilters(name, desiredRunning)))}`
-    const r = await callSocket(manager().socket, 'GET', path, undefined, CALL_TIMEOUT_MS)
+    const r = await callSocket(agents.manager().socket, 'GET', path, undefined, CALL_TIMEOUT_MS)
     if (r.status !== 200 || !Array.isArray(r.body)) throw new Error(`GET ${path}: ${describeResult(r)}`)
     return r.body as EnvTask[]
   }
   return {
     name: `flotilla×${size}`,
-    start: async () => {
-      cluster = await TestCluster.start({ size, managers: 1, hostnamePrefix: `benchupd${size}`, logLevel: 'info' })
-      live.cluster = cluster
-      await cluster.waitForReady(size, 30_000)
-      nodeIds = await Promise.all(cluster.agents.map(async a => ((await a.api('GET', '/info')).body as { Swarm: { NodeID: string } }).Swarm.NodeID))
-    },
-    stop: async () => {
-      await cluster?.stop()
-      live.cluster = null
-      for (const id of nodeIds) await removeContainers(docker, [`${NODE_LABEL}=${id}`])
-    },
+    start: async () => { await agents.start() },
+    stop: async () => { await agents.stop() },
     create: async (spec, n) => {
-      const r = await callSocket(manager().socket, 'POST', '/services/create', spec, 30_000)
+      const r = await callSocket(agents.manager().socket, 'POST', '/services/create', spec, 30_000)
       if (r.status !== 201) throw new Error(`POST /services/create: ${describeResult(r)}`)
       await waitRunning(`flotilla×${size}`, async () => await tasks(String(spec.Name), true), String(spec.Name), n)
     },
     inspect: async name => {
-      const r = await callSocket(manager().socket, 'GET', `/services/${encodeURIComponent(name)}`, undefined, CALL_TIMEOUT_MS)
+      const r = await callSocket(agents.manager().socket, 'GET', `/services/${encodeURIComponent(name)}`, undefined, CALL_TIMEOUT_MS)
       if (r.status !== 200) throw new Error(`GET /services/${name}: ${describeResult(r)}`)
       return r.body as ServiceView
     },
     update: async (service, spec) => {
-      const r = await callSocket(manager().socket, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, spec, 30_000)
+      const r = await callSocket(agents.manager().socket, 'POST', `/services/${service.ID}/update?version=${service.Version.Index}`, spec, 30_000)
       if (r.status !== 200) throw new Error(`POST /services/${service.ID}/update: ${describeResult(r)}`)
     },
     tasks,
     remove: async name => {
-      const r = await manager().api('DELETE', `/services/${encodeURIComponent(name)}`)
+      const r = await agents.manager().api('DELETE', `/services/${encodeURIComponent(name)}`)
       if (r.status !== 200 && r.status !== 204) throw new Error(`DELETE /services/${name}: ${describeResult(r)}`)
       await engineEmpty(docker, name)
     }

@@ -26,13 +26,13 @@
 import type Docker from 'dockerode'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { NODE, callSocket, repoRoot, runCommand, type AgentProcess } from '../test/support/agent-process.js'
-import { TestCluster } from '../test/support/cluster.js'
+import { NODE, callSocket, repoRoot, runCommand } from '../test/support/agent-process.js'
 import { requireEngine } from '../test/support/docker-engine.js'
-import { NODE_LABEL, SERVICE_LABEL, describeResult, engine, removeContainers, scaleThrough, serviceSpec, taskContainers, tasksOf, type TaskView } from '../test/support/services.js'
+import { SERVICE_LABEL, describeResult, engine, removeContainers, scaleThrough, serviceSpec, taskContainers, tasksOf, type TaskView } from '../test/support/services.js'
 import { TEST_IMAGE, ensureTestImage } from '../test/support/test-image.js'
+import { FlotillaAgents } from './flotilla-agents.js'
 import { SwarmMode } from './swarm-mode.js'
-import { AgentDiedError, UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
+import { UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
 
 const POLL_MS = 50
 const PARTS = ['floor', 'swarm', 'flotilla1', 'flotilla3', 'scheduler'] as const
@@ -177,44 +177,29 @@ function swarmSystem (docker: Docker): System {
 
 /** flotilla agents sharing the engine; the service driven through the first agent's socket. */
 function flotillaSystem (docker: Docker, size: number, live: Live): System {
-  let cluster: TestCluster | null = null
-  const manager = (): AgentProcess => cluster!.agents[0]!
-  const check = (a: AgentProcess): AgentProcess => {
-    if (!a.running) throw new AgentDiedError(`agent ${a.hostname} exited:\n${a.logs.slice(-4000)}`)
-    return a
-  }
+  const agents = new FlotillaAgents(docker, size, `bench${size}`, live)
   const waitRunning = async (service: string, n: number, growing: boolean): Promise<void> => {
     await pollUntil(`flotilla: ${n} running tasks of ${service}`, async () =>
-      countRunning(await tasksOf(check(manager()), service, CALL_TIMEOUT_MS), growing) === n ? true : undefined,
+      countRunning(await tasksOf(agents.manager(), service, CALL_TIMEOUT_MS), growing) === n ? true : undefined,
     convergeTimeoutMs(n), POLL_MS)
   }
-  let nodeIds: string[] = []
   return {
     name: `flotilla×${size}`,
-    start: async () => {
-      cluster = await TestCluster.start({ size, managers: 1, hostnamePrefix: `bench${size}`, logLevel: 'info' })
-      live.cluster = cluster
-      await cluster.waitForReady(size, 30_000)
-      nodeIds = await Promise.all(cluster.agents.map(async a => String((await a.api('GET', '/info')).body.Swarm.NodeID)))
-    },
-    stop: async () => {
-      await cluster?.stop()
-      live.cluster = null
-      for (const id of nodeIds) await removeContainers(docker, [`${NODE_LABEL}=${id}`])
-    },
+    start: async () => { await agents.start() },
+    stop: async () => { await agents.stop() },
     create: async (service, n) => {
-      const r = await callSocket(check(manager()).socket, 'POST', '/services/create', serviceSpec(service, { replicas: n }), 30_000)
+      const r = await callSocket(agents.manager().socket, 'POST', '/services/create', serviceSpec(service, { replicas: n }), 30_000)
       if (r.status !== 201) throw new Error(`POST /services/create: ${describeResult(r)}`)
       await waitRunning(service, n, true)
     },
     scale: async (service, n) => {
-      const before = await tasksOf(check(manager()), service)
-      const r = await scaleThrough(check(manager()), service, n)
+      const before = await tasksOf(agents.manager(), service)
+      const r = await scaleThrough(agents.manager(), service, n)
       if (r.status !== 200) throw new Error(`POST /services/${service}/update: ${describeResult(r)}`)
       await waitRunning(service, n, before.filter(t => t.Status.State === 'running').length < n)
     },
     remove: async service => {
-      const r = await check(manager()).api('DELETE', `/services/${service}`)
+      const r = await agents.manager().api('DELETE', `/services/${service}`)
       if (r.status !== 200 && r.status !== 204) throw new Error(`DELETE /services/${service}: ${describeResult(r)}`)
       await engineEmpty(docker, [`${SERVICE_LABEL}=${service}`], service)
     }

@@ -8,7 +8,7 @@ import { lostWithNode, newestOf, nodeCondition } from './nodes.js'
 import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, startFirst, stillStopping, updateBudget, type UpdaterVerdict } from './update.js'
+import { startFirst, stillStopping, updateBudget, type UpdaterVerdict } from './update.js'
 
 /** Whether a node takes a new task of the service: ready, active and meeting its constraints. */
 export function eligibleNode (node: OrchestratorNode, constraints: readonly Constraint[]): boolean {
@@ -63,10 +63,10 @@ export function reconcileGlobal (
     for (const t of ended) plan.shutdown(t)
     if (live.length > 0) {
       const keep = newestOf(live)
-      const fresh = isTaskUpToDate(keep, plan.service)
+      const fresh = plan.upToDate(keep)
       // Start-first: an out-of-date task keeps running beside its replacement until the replacement runs.
       const early = startFirst(plan.service) && fresh && keep.status.state !== 'running'
-      for (const t of live) if (t !== keep && !(early && !isTaskUpToDate(t, plan.service))) plan.shutdown(t)
+      for (const t of live) if (t !== keep && !(early && !plan.upToDate(t))) plan.shutdown(t)
       if (!fresh) outdated.push(keep)
     }
     if (live.length > 0 || waiting > 0) {

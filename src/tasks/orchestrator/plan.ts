@@ -5,6 +5,7 @@
  */
 import { isTerminal, taskStateRank, type DesiredState, type TaskState } from '../executor/index.js'
 import type { HistoryTask } from './history.js'
+import { isTaskUpToDate } from './update.js'
 import type { NewTask, ReconcileResult, ServiceObject, TaskDeletion, TaskObject, TaskStatus, TaskUpdate, UpdateStatus } from './types.js'
 
 interface Change {
@@ -35,6 +36,7 @@ export class Plan {
   private statusChanged = false
   private rollbackMessage: string | null = null
   private rebalanceDone = false
+  private readonly upToDateById = new Map<string, boolean>()
 
   constructor (readonly service: ServiceObject, readonly nowMs: number, private readonly newId: () => string) {
     this.status = service.updateStatus
@@ -64,6 +66,19 @@ export class Plan {
   /** How many tasks this pass creates so far. */
   createCount (): number {
     return this.created.length
+  }
+
+  /**
+   * `isTaskUpToDate(task, this.service)`, worked out once per task and pass: the restart supervisor, the
+   * updater, its status and rebalancing each ask, and the answer is a deep comparison of specs.
+   */
+  upToDate (task: TaskObject): boolean {
+    let v = this.upToDateById.get(task.id)
+    if (v === undefined) {
+      v = isTaskUpToDate(task, this.service)
+      this.upToDateById.set(task.id, v)
+    }
+    return v
   }
 
   /** Whether this pass changes the task's desired state (asks it to stop, or to go). */

@@ -15,7 +15,6 @@
 import { nodeMatches, parseConstraints } from '../scheduler/index.js'
 import type { Plan } from './plan.js'
 import type { OrchestratorNode, ServiceObject, TaskObject } from './types.js'
-import { isTaskUpToDate } from './update.js'
 
 /** The service label that keeps a service balanced continuously (`--rebalance` on create and update). */
 export const REBALANCE_LABEL = 'flotilla.rebalance'
@@ -40,7 +39,7 @@ export function rebalanceMove (
   for (const [slot, tasks] of live) {
     const t = tasks[0]
     // A slot with none or two tasks, or one still starting or out of date: something is in flight.
-    if (tasks.length !== 1 || t === undefined || t.nodeId === null || t.status.state !== 'running' || !isTaskUpToDate(t, service)) return null
+    if (tasks.length !== 1 || t === undefined || t.nodeId === null || t.status.state !== 'running' || !plan.upToDate(t)) return null
     const at = t.runningAtMs ?? t.status.timestampMs
     if (lastRunningMs === null || at > lastRunningMs) lastRunningMs = at
     perNode.set(t.nodeId, [...(perNode.get(t.nodeId) ?? []), slot])

@@ -8,7 +8,7 @@ import type { CreateIntent, Plan } from './plan.js'
 import { holdsSlot, restartTimesAfter, shouldRestart, type ResolvedRestartPolicy } from './restart.js'
 import { rebalanceMove, rebalanceWanted } from './rebalance.js'
 import type { OrchestratorNode, TaskObject } from './types.js'
-import { isTaskUpToDate, startFirst, stillStopping, updateBudget, updateInProgress, type UpdaterVerdict } from './update.js'
+import { startFirst, stillStopping, updateBudget, updateInProgress, type UpdaterVerdict } from './update.js'
 
 /**
  * What becomes of a slot in this pass before scaling: it runs (or will), is held, waits for its old task
@@ -124,8 +124,8 @@ export function reconcileReplicated (
   for (const s of states) {
     if (removed.has(s.slot) || s.outcome !== 'runnable' || s.replacement !== null) continue
     const live = s.running.filter(t => !isTerminal(t.status.state) && plan.desiredState(t) === 'running')
-    const fresh = live.filter(t => isTaskUpToDate(t, plan.service))
-    const outdated = live.filter(t => !isTaskUpToDate(t, plan.service))
+    const fresh = live.filter(t => plan.upToDate(t))
+    const outdated = live.filter(t => !plan.upToDate(t))
     liveBySlot.set(s.slot, live)
     if (outdated.length === 0) {
       // A rebalance move: the slot's older task stops once the newer one, on a less used node, runs.

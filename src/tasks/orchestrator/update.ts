@@ -99,7 +99,7 @@ export const OLD_TASK_TIMEOUT_MS = 60_000
  */
 export function stillStopping (plan: Plan, t: TaskObject, nodes: ReadonlyMap<string, OrchestratorNode>): boolean {
   if (plan.desiredState(t) !== 'shutdown' || isTerminal(t.status.state) || t.nodeId === null) return false
-  if (isTaskUpToDate(t, plan.service)) return false
+  if (plan.upToDate(t)) return false
   if (nodeCondition(nodes.get(t.nodeId)) !== 'usable') return false
   const dueMs = (plan.changesDesiredState(t) ? plan.nowMs : t.updatedAtMs) + OLD_TASK_TIMEOUT_MS
   if (plan.nowMs >= dueMs) return false
@@ -182,7 +182,7 @@ export function beginUpdate (plan: Plan, tasks: readonly TaskObject[], slotCount
   const config = currentUpdateConfig(service)
   let status = service.updateStatus
   if (status?.state === 'paused' || status?.state === 'rollback_paused') return { config, halted: true }
-  if (status === null && tasks.some(t => live(plan, t) && !isTaskUpToDate(t, service))) {
+  if (status === null && tasks.some(t => live(plan, t) && !plan.upToDate(t))) {
     status = { state: 'updating', startedAtMs: plan.nowMs, completedAtMs: null, message: 'update in progress' }
     plan.setUpdateStatus(status)
   }
@@ -214,13 +214,12 @@ export function beginUpdate (plan: Plan, tasks: readonly TaskObject[], slotCount
  */
 export function updateBudget (plan: Plan, tasks: readonly TaskObject[], creating: number, verdict: UpdaterVerdict): number {
   if (verdict.halted) return 0
-  const service = plan.service
   const { parallelism, delayMs } = verdict.config
   const since = updateStartMs(plan)
   let inFlight = creating
   let lastStartedMs: number | null = null
   for (const t of tasks) {
-    if (!live(plan, t) || !isTaskUpToDate(t, service)) continue
+    if (!live(plan, t) || !plan.upToDate(t)) continue
     if (taskStateRank(t.status.state) < taskStateRank('running')) inFlight++
     else if (t.createdAtMs >= since && (lastStartedMs === null || t.status.timestampMs > lastStartedMs)) lastStartedMs = t.status.timestampMs
   }
@@ -238,7 +237,6 @@ export function updateBudget (plan: Plan, tasks: readonly TaskObject[], creating
  * watching that long; Delay + 1 s when Delay is longer). The plan is asked to wake then.
  */
 export function finishUpdate (plan: Plan, tasks: readonly TaskObject[], verdict: UpdaterVerdict, nodes: ReadonlyMap<string, OrchestratorNode>): void {
-  const service = plan.service
   const status = plan.updateStatus()
   if (verdict.halted || status === null || !updateInProgress(status) || plan.createCount() > 0) return
   // A slot whose old task is still stopping has its replacement still to come.
@@ -247,7 +245,7 @@ export function finishUpdate (plan: Plan, tasks: readonly TaskObject[], verdict:
   let lastRunningMs = since
   for (const t of tasks) {
     if (!live(plan, t)) continue
-    if (!isTaskUpToDate(t, service)) return
+    if (!plan.upToDate(t)) return
     if (t.createdAtMs < since) continue
     if (t.status.state !== 'running') return
     lastRunningMs = Math.max(lastRunningMs, t.runningAtMs ?? t.status.timestampMs)

@@ -33,14 +33,23 @@ function collision (services: ReadonlyMap<string, ServiceObject>, service: Pick<
   return null
 }
 
+/** The state with `service` stored, and its event. */
+function putService (state: StoreState, index: number, service: ServiceObject): Applied {
+  const services = new Map(state.services)
+  services.set(service.id, service)
+  return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: service.id }] }
+}
+
+/** `putService` for a service whose name or ports may change: refused when another service holds them. */
+function putUnclashed (state: StoreState, index: number, service: ServiceObject): Applied {
+  const clash = collision(state.services, service)
+  return clash !== null ? refuse(state, index, 'conflict', clash) : putService(state, index, service)
+}
+
 export function applyServiceCreate (state: StoreState, index: number, cmd: Op<'service.create'>): Applied {
   if (state.services.has(cmd.service.id)) return refuse(state, index, 'conflict', `service ${cmd.service.id} exists already`)
-  const clash = collision(state.services, cmd.service)
-  if (clash !== null) return refuse(state, index, 'conflict', clash)
-  const services = new Map(state.services)
   // Entries written before updates were tracked carry no updateStatus or rebalance.
-  services.set(cmd.service.id, { ...cmd.service, updateStatus: cmd.service.updateStatus ?? null, rebalance: cmd.service.rebalance ?? null, version: index })
-  return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.service.id }] }
+  return putUnclashed(state, index, { ...cmd.service, updateStatus: cmd.service.updateStatus ?? null, rebalance: cmd.service.rebalance ?? null, version: index })
 }
 
 export function applyServiceUpdate (state: StoreState, index: number, cmd: Op<'service.update'>): Applied {
@@ -55,14 +64,9 @@ export function applyServiceUpdate (state: StoreState, index: number, cmd: Op<'s
   const updateStatus: UpdateStatus | null = cmd.rollback === true
     ? { state: 'rollback_started', startedAtMs: cmd.nowMs, completedAtMs: null, message: 'manually requested rollback' }
     : null
-  const updated: ServiceObject = {
+  return putUnclashed(state, index, {
     ...service, spec: cmd.spec, previousSpec: service.spec, endpoint: { ports: cmd.ports }, updateStatus, version: index, updatedAtMs: cmd.nowMs
-  }
-  const clash = collision(state.services, updated)
-  if (clash !== null) return refuse(state, index, 'conflict', clash)
-  const services = new Map(state.services)
-  services.set(cmd.id, updated)
-  return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.id }] }
+  })
 }
 
 export function applyServiceRollback (state: StoreState, index: number, cmd: Op<'service.rollback'>): Applied {
@@ -72,7 +76,7 @@ export function applyServiceRollback (state: StoreState, index: number, cmd: Op<
   if (service.previousSpec === null) return refuse(state, index, 'invalid-argument', `service ${service.name} does not have a previous spec`)
   const status = service.updateStatus ?? { state: 'updating', startedAtMs: cmd.nowMs, completedAtMs: null, message: '' }
   // SwarmKit's rollbackUpdate: the previous spec is used up, and the update keeps its StartedAt.
-  const updated: ServiceObject = {
+  return putUnclashed(state, index, {
     ...service,
     spec: service.previousSpec,
     previousSpec: null,
@@ -80,21 +84,14 @@ export function applyServiceRollback (state: StoreState, index: number, cmd: Op<
     updateStatus: { ...status, state: 'rollback_started', message: cmd.message },
     version: index,
     updatedAtMs: cmd.nowMs
-  }
-  const clash = collision(state.services, updated)
-  if (clash !== null) return refuse(state, index, 'conflict', clash)
-  const services = new Map(state.services)
-  services.set(cmd.id, updated)
-  return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.id }] }
+  })
 }
 
 export function applyServiceRebalance (state: StoreState, index: number, cmd: Op<'service.rebalance'>): Applied {
   const service = state.services.get(cmd.id)
   if (service === undefined) return refuse(state, index, 'not-found', `service ${cmd.id} not found`)
   if (!('Replicated' in service.spec.Mode)) return refuse(state, index, 'invalid-argument', `service ${service.name} is global: it runs one task per node, there is nothing to rebalance`)
-  const services = new Map(state.services)
-  services.set(cmd.id, { ...service, rebalance: { requestedAtMs: cmd.nowMs } })
-  return { state: { ...state, index, services }, result: { ok: true }, events: [{ kind: 'service', id: cmd.id }] }
+  return putService(state, index, { ...service, rebalance: { requestedAtMs: cmd.nowMs } })
 }
 
 export function applyServiceRemove (state: StoreState, index: number, cmd: Op<'service.remove'>): Applied {

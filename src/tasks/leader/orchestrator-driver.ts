@@ -52,7 +52,7 @@ export function orchestrationPass (view: PassView, serviceId: string, nowMs: num
   const commands: Command[] = []
   let updateStatus = r.updateStatus
   if (r.rollback !== undefined) {
-    const rollback = rollbackCommand(state, service, r.rollback.message, nowMs)
+    const rollback = rollbackCommand(state, service, r.rollback, nowMs)
     if ('op' in rollback) commands.push(rollback)
     else updateStatus = rollback
   }
@@ -79,13 +79,13 @@ export function orchestrationPass (view: PassView, serviceId: string, nowMs: num
  * allocated among the other services' (keeping the ones it has). When they cannot be (another service
  * took a port meanwhile), the update is paused instead, saying why.
  */
-function rollbackCommand (state: StoreState, service: ServiceObject, message: string, nowMs: number): Command | UpdateStatus {
+function rollbackCommand (state: StoreState, service: ServiceObject, request: { message: string, pausedMessage: string }, nowMs: number): Command | UpdateStatus {
   try {
     const ports = allocatePorts(service.previousSpec?.EndpointSpec, portsTaken(state.services.values(), service.id), service.endpoint.ports).ports
-    return { op: 'service.rollback', id: service.id, version: service.version, ports, message, nowMs }
+    return { op: 'service.rollback', id: service.id, version: service.version, ports, message: request.message, nowMs }
   } catch (err) {
     const status = service.updateStatus ?? { state: 'updating', startedAtMs: nowMs, completedAtMs: null, message: '' }
-    return { ...status, state: 'paused', message: `${message.replace('rolled back', 'paused')}; it cannot be rolled back: ${asFlotillaError(err).message}` }
+    return { ...status, state: 'paused', message: `${request.pausedMessage}; it cannot be rolled back: ${asFlotillaError(err).message}` }
   }
 }
 

@@ -34,7 +34,7 @@ export class Plan {
   private wakeMs: number | null = null
   private status: UpdateStatus | null
   private statusChanged = false
-  private rollbackMessage: string | null = null
+  private rollbackRequest: { message: string, pausedMessage: string } | null = null
   private rebalanceDone = false
   private readonly upToDateById = new Map<string, boolean>()
 
@@ -54,8 +54,8 @@ export class Plan {
   }
 
   /** Ask for the service to go back to its PreviousSpec (the updater's FailureAction rollback). */
-  requestRollback (message: string): void {
-    this.rollbackMessage = message
+  requestRollback (message: string, pausedMessage: string): void {
+    this.rollbackRequest = { message, pausedMessage }
   }
 
   /** A pending one-shot rebalance is done. */
@@ -186,7 +186,7 @@ export class Plan {
       delete: [...deletions],
       nextWakeMs: this.wakeMs,
       ...(this.statusChanged && this.status !== null ? { updateStatus: this.status } : {}),
-      ...(this.rollbackMessage !== null ? { rollback: { message: this.rollbackMessage } } : {}),
+      ...(this.rollbackRequest !== null ? { rollback: this.rollbackRequest } : {}),
       ...(this.rebalanceDone ? { rebalanced: true as const } : {})
     }
   }

@@ -279,9 +279,10 @@ export interface ReconcileResult {
   /**
    * Set when the updater's FailureAction is rollback and it applies: the service goes back to its
    * PreviousSpec (the driver allocates its ports and proposes `service.rollback` with this message).
-   * The pass then replaces no task of the failed update.
+   * The pass then replaces no task of the failed update. `pausedMessage` is the status message should
+   * the rollback be impossible (its ports taken meanwhile) and the update pause instead.
    */
-  readonly rollback?: { readonly message: string }
+  readonly rollback?: { readonly message: string, readonly pausedMessage: string }
   /** Set when a pending one-shot rebalance is done: the spread is even and no move is in flight. */
   readonly rebalanced?: true
 }

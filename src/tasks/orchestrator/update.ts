@@ -192,7 +192,10 @@ export function beginUpdate (plan: Plan, tasks: readonly TaskObject[], slotCount
   if (first === undefined || failed.length / Math.max(1, slotCount) <= config.maxFailureRatio) return { config, halted: false }
   const rollingBack = inRollback(status)
   if (config.failureAction === 'rollback' && !rollingBack && service.previousSpec !== null) {
-    plan.requestRollback(`update rolled back due to failure or early termination of task ${first.id}`)
+    plan.requestRollback(
+      `update rolled back due to failure or early termination of task ${first.id}`,
+      `update paused due to failure or early termination of task ${first.id}`
+    )
   } else {
     const why = config.failureAction === 'rollback' && !rollingBack ? '; there is no previous spec to roll back to' : ''
     plan.setUpdateStatus({

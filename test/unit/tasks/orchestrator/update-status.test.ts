@@ -149,7 +149,10 @@ describe('FailureAction', () => {
     const [bad] = fresh(store)
     store.report(bad!, 'rejected', { nodeId: 'a' })
     const r = store.step()
-    expect(r.rollback).toEqual({ message: `update rolled back due to failure or early termination of task ${bad}` })
+    expect(r.rollback).toEqual({
+      message: `update rolled back due to failure or early termination of task ${bad}`,
+      pausedMessage: `update paused due to failure or early termination of task ${bad}`
+    })
     expect(store.service.spec.TaskTemplate.ContainerSpec.Image).toBe('nginx:alpine')
     expect(store.service.previousSpec).toBeNull()
     expect(store.service.updateStatus?.state).toBe('rollback_started')

@@ -50,11 +50,18 @@ describe('updates, rollbacks, health checks and rebalancing', () => {
   const waitRunning = async (service: string, n: number, timeoutMs = 30_000): Promise<TaskView[]> =>
     await waitRunningTasks(manager, service, n, timeoutMs)
 
-  const waitUpdateState = async (ref: string, state: string, timeoutMs = 60_000): Promise<ServiceView> =>
-    await waitFor(`UpdateStatus ${state} of ${ref}`, async () => {
-      const s = await inspect(ref)
-      return s.UpdateStatus?.State === state ? s : false
-    }, timeoutMs)
+  const waitUpdateState = async (ref: string, state: string, timeoutMs = 60_000): Promise<ServiceView> => {
+    let last: ServiceView | undefined
+    try {
+      return await waitFor(`UpdateStatus ${state} of ${ref}`, async () => {
+        last = await inspect(ref)
+        return last.UpdateStatus?.State === state ? last : false
+      }, timeoutMs)
+    } catch (err) {
+      const tasks = await tasksOf(manager, ref).catch(() => [])
+      throw new Error(`${(err as Error).message}; last UpdateStatus ${JSON.stringify(last?.UpdateStatus ?? null)}, tasks ${JSON.stringify(tasks.map(t => [t.Slot, t.DesiredState, t.Status.State, t.Spec?.ContainerSpec.Image]))}`)
+    }
+  }
 
   /** Running containers of `service` per hostname, as the engine lists them. */
   const spread = async (service: string): Promise<Record<string, number>> => {

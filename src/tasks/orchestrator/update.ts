@@ -172,8 +172,8 @@ export interface UpdaterVerdict {
 }
 
 /**
- * The updater's first half, before the pass's replacements: start the update when a task is out of
- * date and none is under way; apply FailureAction when more than MaxFailureRatio of `slotCount` slots
+ * The updater's first half, before the pass's replacements: start the update when a task meant to run
+ * is out of date and none is under way; apply FailureAction when more than MaxFailureRatio of `slotCount` slots
  * (nodes, global) had their new task fail within Monitor. Writes any UpdateStatus change (or the rollback
  * request) into `plan`.
  */
@@ -182,7 +182,9 @@ export function beginUpdate (plan: Plan, tasks: readonly TaskObject[], slotCount
   const config = currentUpdateConfig(service)
   let status = service.updateStatus
   if (status?.state === 'paused' || status?.state === 'rollback_paused') return { config, halted: true }
-  if (status === null && tasks.some(t => live(plan, t) && !plan.upToDate(t))) {
+  // SwarmKit's dirty slots: any task still meant to run, even one that ended and awaits its restart (a
+  // spec update landing in that moment replaces the slot all the same, and must be watched to its end).
+  if (status === null && tasks.some(t => plan.desiredState(t) === 'running' && !plan.upToDate(t))) {
     status = { state: 'updating', startedAtMs: plan.nowMs, completedAtMs: null, message: 'update in progress' }
     plan.setUpdateStatus(status)
   }

@@ -130,6 +130,27 @@ describe('FailureAction', () => {
     expect(store.service.updateStatus?.state).toBe('completed')
   })
 
+  it('pause: an update back to the old image, landing while the failed slot waits for its restart, starts and completes', () => {
+    const store = runningService(4)
+    updateTo(store, 'nginx:broken')
+    replaceRound(store)
+    store.report(fresh(store)[0]!, 'rejected', { nodeId: 'a' })
+    store.step()
+    expect(store.service.updateStatus?.state).toBe('paused')
+    // The restart supervisor's retry starts after its delay and is rejected again; the spec update lands
+    // before the orchestrator has seen that, so the slot holds no live task, only one that ended and is
+    // still meant to run. SwarmKit counts such a slot as dirty: the update starts.
+    store.nowMs += 10 * SECOND
+    const retry = store.running().find(t => t.spec.ContainerSpec.Image === 'nginx:broken')!
+    store.report(retry.id, 'rejected', { nodeId: 'a' })
+    updateTo(store, 'nginx:alpine')
+    const startedAtMs = store.nowMs
+    expect(store.step().updateStatus).toEqual({ state: 'updating', startedAtMs, completedAtMs: null, message: 'update in progress' })
+    for (let i = 0; i < 5; i++) { runAll(store); replaceRound(store); store.nowMs += 6 * SECOND }
+    expect(images(store)).toEqual(['nginx:alpine', 'nginx:alpine', 'nginx:alpine', 'nginx:alpine'])
+    expect(store.service.updateStatus?.state).toBe('completed')
+  })
+
   it('continue: failures are ignored and every slot is replaced', () => {
     const store = runningService(3)
     updateTo(store, 'nginx:1.27', { FailureAction: 'continue' })

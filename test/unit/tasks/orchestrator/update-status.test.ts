@@ -53,6 +53,20 @@ function fresh (store: Store): string[] {
   return store.running().filter(t => t.status.state === 'new').map(t => t.id)
 }
 
+/**
+ * An update to `image` whose first replacement ends at once in `state` (its image cannot be pulled, or
+ * its container exits): that task's ID and the result of the pass that sees it end.
+ */
+function failFirstReplacement (
+  store: Store, image: string, state: 'failed' | 'rejected', config?: UpdateConfig, rollbackConfig?: UpdateConfig
+): { bad: string, result: ReconcileResult } {
+  updateTo(store, image, config, rollbackConfig)
+  replaceRound(store)
+  const bad = fresh(store)[0]!
+  store.report(bad, state, { nodeId: 'a' })
+  return { bad, result: store.step() }
+}
+
 describe('UpdateStatus', () => {
   it('is set to updating when the first out-of-date task is replaced, and to completed Monitor after the last one runs', () => {
     const store = runningService(2)
@@ -99,11 +113,7 @@ describe('UpdateStatus', () => {
 describe('FailureAction', () => {
   it('pause (the default): a new task that fails stops the update, which reports paused and replaces nothing more', () => {
     const store = runningService(4)
-    updateTo(store, 'nginx:broken')
-    replaceRound(store)
-    const [bad] = fresh(store)
-    store.report(bad!, 'rejected', { nodeId: 'a' })
-    const r = store.step()
+    const { bad, result: r } = failFirstReplacement(store, 'nginx:broken', 'rejected')
     expect(r.updateStatus).toMatchObject({ state: 'paused', message: `update paused due to failure or early termination of task ${bad}` })
     expect(r.create.filter(t => t.createdAtMs === store.nowMs && t.delayUntilMs === null)).toEqual([]) // no next slot; only the restart supervisor's delayed retry
     for (let i = 0; i < 5; i++) {
@@ -118,10 +128,7 @@ describe('FailureAction', () => {
 
   it('pause: a new spec update resumes (UpdateStatus reset)', () => {
     const store = runningService(2)
-    updateTo(store, 'nginx:broken')
-    replaceRound(store)
-    store.report(fresh(store)[0]!, 'failed', { nodeId: 'a' })
-    store.step()
+    failFirstReplacement(store, 'nginx:broken', 'failed')
     expect(store.service.updateStatus?.state).toBe('paused')
     updateTo(store, 'nginx:1.27', { Parallelism: 0 })
     for (let i = 0; i < 5; i++) { replaceRound(store); runAll(store); store.nowMs += 6 * SECOND }
@@ -132,10 +139,7 @@ describe('FailureAction', () => {
 
   it('pause: an update back to the old image, landing while the failed slot waits for its restart, starts and completes', () => {
     const store = runningService(4)
-    updateTo(store, 'nginx:broken')
-    replaceRound(store)
-    store.report(fresh(store)[0]!, 'rejected', { nodeId: 'a' })
-    store.step()
+    failFirstReplacement(store, 'nginx:broken', 'rejected')
     expect(store.service.updateStatus?.state).toBe('paused')
     // The restart supervisor's retry starts after its delay and is rejected again; the spec update lands
     // before the orchestrator has seen that, so the slot holds no live task, only one that ended and is
@@ -165,11 +169,7 @@ describe('FailureAction', () => {
 
   it('rollback: the service returns to its PreviousSpec by itself, then the rollback completes', () => {
     const store = runningService(3)
-    updateTo(store, 'nginx:missing', { FailureAction: 'rollback' }, { Parallelism: 0, Monitor: 1e9 })
-    replaceRound(store)
-    const [bad] = fresh(store)
-    store.report(bad!, 'rejected', { nodeId: 'a' })
-    const r = store.step()
+    const { bad, result: r } = failFirstReplacement(store, 'nginx:missing', 'rejected', { FailureAction: 'rollback' }, { Parallelism: 0, Monitor: 1e9 })
     expect(r.rollback).toEqual({
       message: `update rolled back due to failure or early termination of task ${bad}`,
       pausedMessage: `update paused due to failure or early termination of task ${bad}`
@@ -186,10 +186,7 @@ describe('FailureAction', () => {
 
   it('a rollback that fails pauses (rollback_paused), never rolls back again', () => {
     const store = runningService(2)
-    updateTo(store, 'nginx:1.27', { FailureAction: 'rollback' }, { FailureAction: 'rollback' })
-    replaceRound(store)
-    store.report(fresh(store)[0]!, 'failed', { nodeId: 'a' })
-    store.step()
+    failFirstReplacement(store, 'nginx:1.27', 'failed', { FailureAction: 'rollback' }, { FailureAction: 'rollback' })
     expect(store.service.updateStatus?.state).toBe('rollback_started')
     replaceRound(store)
     const [again] = fresh(store).filter(id => store.tasks.get(id)!.spec.ContainerSpec.Image === 'nginx:alpine')
@@ -238,7 +235,7 @@ describe('rebalance', () => {
     store.step()
     runAll(store, 'a')
     store.setNode('b', {})
-    const labels = rebalance === 'label' ? { [REBALANCE_LABEL]: 'true' } : {}
+    const labels: Record<string, string> = rebalance === 'label' ? { [REBALANCE_LABEL]: 'true' } : {}
     store.service = {
       ...store.service,
       spec: { ...store.service.spec, Labels: labels, UpdateConfig: { Delay: delayNs } },

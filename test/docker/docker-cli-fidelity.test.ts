@@ -26,7 +26,7 @@ describe('docker CLI fidelity on a manager\'s and a worker\'s socket', () => {
   let manager: AgentProcess
   let w1: AgentProcess
   let w2: AgentProcess
-  const ids = new Map<string, string>()
+  let ids = new Map<string, string>()
   const extra: AgentProcess[] = []
   const docker = engine()
 
@@ -49,7 +49,7 @@ describe('docker CLI fidelity on a manager\'s and a worker\'s socket', () => {
     cluster = await TestCluster.start({ size: 3, managers: 1, hostnamePrefix: 'fid', logLevel: 'info' })
     ;[manager, w1, w2] = cluster.agents as [AgentProcess, AgentProcess, AgentProcess]
     await cluster.waitForReady(3, 30_000)
-    for (const a of cluster.agents) ids.set(a.hostname, (await a.api('GET', '/info')).body.Swarm.NodeID as string)
+    ids = await cluster.nodeIds()
   }, 90_000)
 
   afterAll(async () => {

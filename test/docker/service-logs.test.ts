@@ -44,7 +44,7 @@ describe('service logs on 3 agents', () => {
   let manager: AgentProcess
   let w1: AgentProcess
   let w2: AgentProcess
-  const nodeIds = new Map<string, string>()
+  let nodeIds = new Map<string, string>()
   let serviceId = ''
 
   const docker = async (cli: string, a: AgentProcess, args: readonly string[], timeoutMs = 15_000): Promise<{ code: number | null, stdout: string, stderr: string }> =>
@@ -62,7 +62,7 @@ describe('service logs on 3 agents', () => {
     cluster = await TestCluster.start({ size: 3, managers: 1, hostnamePrefix: 'logs' })
     ;[manager, w1, w2] = cluster.agents as [AgentProcess, AgentProcess, AgentProcess]
     await cluster.waitForReady(3, 30_000)
-    for (const a of cluster.agents) nodeIds.set(a.hostname, (await a.api('GET', '/info')).body.Swarm.NodeID as string)
+    nodeIds = await cluster.nodeIds()
     const r = await manager.api('POST', '/services/create', serviceSpec('web', { replicas: 3, args: CHATTY }), 30_000)
     expect(r.status, describeResult(r)).toBe(201)
     serviceId = r.body.ID

@@ -32,7 +32,7 @@ describe('services on 3 agents sharing one engine', () => {
   let w1: AgentProcess
   let w2: AgentProcess
   /** Node IDs by hostname, of every agent this file started. */
-  const nodeIds = new Map<string, string>()
+  let nodeIds = new Map<string, string>()
   const docker = engine()
   const idOf = (a: AgentProcess): string => nodeIds.get(a.hostname)!
 
@@ -73,7 +73,7 @@ describe('services on 3 agents sharing one engine', () => {
     cluster = await TestCluster.start({ size: 3, managers: 1, hostnamePrefix: 'svc' })
     ;[manager, w1, w2] = cluster.agents as [AgentProcess, AgentProcess, AgentProcess]
     await cluster.waitForReady(3, 30_000)
-    for (const a of cluster.agents) nodeIds.set(a.hostname, (await a.api('GET', '/info')).body.Swarm.NodeID as string)
+    nodeIds = await cluster.nodeIds()
   }, 90_000)
 
   beforeEach(({ onTestFailed }) => { onTestFailed(() => { console.log(cluster.logs()) }) })

@@ -12,7 +12,7 @@ const V2 = 'flotilla-test/busybox:v2'
 describe('a rolling update through a leader failover (3 managers on one engine)', () => {
   let cluster: TestCluster
   const docker = engine()
-  const nodeIds: string[] = []
+  let nodeIds: string[] = []
 
   beforeAll(async () => {
     await requireEngine()
@@ -20,7 +20,7 @@ describe('a rolling update through a leader failover (3 managers on one engine)'
     await docker.getImage(TEST_IMAGE).tag({ repo: 'flotilla-test/busybox', tag: 'v2' })
     cluster = await TestCluster.start({ size: 3, managers: 3, hostnamePrefix: 'upf' })
     await cluster.waitForReady(3, 30_000)
-    for (const a of cluster.agents) nodeIds.push((await a.api('GET', '/info')).body.Swarm.NodeID as string)
+    nodeIds = [...(await cluster.nodeIds()).values()]
   }, 90_000)
 
   beforeEach(({ onTestFailed }) => { onTestFailed(() => { console.log(cluster.logs()) }) })

@@ -31,7 +31,7 @@ describe('updates, rollbacks, health checks and rebalancing', () => {
   let manager: AgentProcess
   let w1: AgentProcess
   let w2: AgentProcess
-  const nodeIds = new Map<string, string>()
+  let nodeIds = new Map<string, string>()
   const docker = engine()
   const idOf = (a: AgentProcess): string => nodeIds.get(a.hostname)!
 
@@ -76,7 +76,7 @@ describe('updates, rollbacks, health checks and rebalancing', () => {
     cluster = await TestCluster.start({ size: 3, managers: 1, hostnamePrefix: 'upd' })
     ;[manager, w1, w2] = cluster.agents as [AgentProcess, AgentProcess, AgentProcess]
     await cluster.waitForReady(3, 30_000)
-    for (const a of cluster.agents) nodeIds.set(a.hostname, (await a.api('GET', '/info')).body.Swarm.NodeID as string)
+    nodeIds = await cluster.nodeIds()
   }, 90_000)
 
   beforeEach(({ onTestFailed }) => { onTestFailed(() => { console.log(cluster.logs()) }) })

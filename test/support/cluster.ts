@@ -66,6 +66,13 @@ export class TestCluster {
     }, timeoutMs)
   }
 
+  /** Each agent's node ID, by hostname, in the order the agents were added. */
+  async nodeIds (): Promise<Map<string, string>> {
+    const ids = new Map<string, string>()
+    for (const a of this.agents) ids.set(a.hostname, (await a.api('GET', '/info')).body.Swarm.NodeID as string)
+    return ids
+  }
+
   /** Every agent's log for a failing test: the last 300 lines each, without the per-request debug lines. */
   logs (): string {
     return this.agents.map(a => {

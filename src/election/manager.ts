@@ -8,12 +8,13 @@ import { RaftCore, isValidMessage } from './raft/index.js'
 import type { RaftInitialState, RaftId } from './raft/types.js'
 import { RaftStorage } from './storage/index.js'
 import { RaftTransport, RAFT_PROTOCOL } from './transport.js'
+import { StoreMachine, type ClusterRaft } from './state/store-machine.js'
 import { RaftNode, DEFAULT_RAFT_TIMING, PROPOSAL_TIMEOUT_MS, type RaftTiming } from './raft-node.js'
 import { Reconciler } from './reconciler.js'
 import { ClusterStore } from './state/store.js'
 import { secretDigest, type ApplyResult } from './state/apply.js'
 import type { Command } from './state/commands.js'
-import { UNKNOWN_NODE_STATUS, type NodeObject } from './state/objects.js'
+import { UNKNOWN_NODE_STATUS, type NodeObject } from './objects/index.js'
 
 export const SESSION_PROTOCOL = '/flotilla/session/1.0.0'
 
@@ -81,7 +82,7 @@ export class Manager {
   private constructor (
     private readonly deps: ManagerDeps,
     readonly store: ClusterStore,
-    readonly raft: RaftNode,
+    readonly raft: ClusterRaft,
     private readonly reconciler: Reconciler
   ) {
     this.log = deps.logger.child('manager')
@@ -121,7 +122,7 @@ export class Manager {
       return store.state.cluster === null || (n !== undefined && n.spec.role === 'manager')
     }, deps.logger, deps.now)
     const raft = new RaftNode({
-      id, storage, transport, store, logger: deps.logger, timing: deps.timing ?? DEFAULT_RAFT_TIMING, random: deps.random, onFailure: deps.onFatal
+      id, storage, transport, machine: new StoreMachine(store), logger: deps.logger, timing: deps.timing ?? DEFAULT_RAFT_TIMING, random: deps.random, onFailure: deps.onFatal
     }, initial)
     const reconciler = new Reconciler(raft, store, deps.membership, deps.logger, deps.now)
     const m = new Manager(deps, store, raft, reconciler)

@@ -3,10 +3,7 @@ import { RaftCore } from './raft/index.js'
 import type { ConfChange, Entry, HardState, Message, RaftConfig, RaftId, RaftInitialState, Ready, SoftState } from './raft/types.js'
 import type { RaftStorage } from './storage/index.js'
 import type { RaftTransport } from './transport.js'
-import { ClusterStore } from './state/store.js'
-import { decodeCommand, encodeCommand, type Command } from './state/commands.js'
-import type { ApplyResult } from './state/apply.js'
-import { decodeStore, encodeStore } from './state/snapshot-codec.js'
+import type { StateMachine } from './state-machine.js'
 
 /** Timing of the managers' Raft, in ticks of `tickMs`. */
 export interface RaftTiming {
@@ -29,9 +26,9 @@ const SNAPSHOT_EVERY = 1000
 /** How long a proposal or a read barrier may wait (for a leader, for commit) before it fails. */
 export const PROPOSAL_TIMEOUT_MS = 10_000
 
-interface Pending {
+interface Pending<R> {
   readonly term: number
-  readonly resolve: (r: ApplyResult) => void
+  readonly resolve: (r: R | undefined) => void
   readonly reject: (e: Error) => void
   readonly timer: NodeJS.Timeout
 }
@@ -40,11 +37,12 @@ type Input =
   | { readonly kind: 'tick' }
   | { readonly kind: 'message', readonly msg: Message }
 
-export interface RaftNodeDeps {
+export interface RaftNodeDeps<C, R> {
   readonly id: RaftId
   readonly storage: RaftStorage
   readonly transport: RaftTransport
-  readonly store: ClusterStore
+  /** What committed entries are applied to. */
+  readonly machine: StateMachine<C, R>
   readonly logger: Logger
   readonly timing: RaftTiming
   readonly random: () => number
@@ -58,10 +56,10 @@ export interface RaftNodeDeps {
  * the messages, then apply committed entries to the store and answer their proposers, then advance.
  * Inputs that arrive while a Ready is being persisted queue up and are fed in before the next one.
  */
-export class RaftNode {
+export class RaftNode<C, R> {
   private readonly core: RaftCore
   private readonly inputs: Input[] = []
-  private readonly pending = new Map<number, Pending>()
+  private readonly pending = new Map<number, Pending<R>>()
   private readonly reads = new Map<number, { resolve: () => void, reject: (e: Error) => void, timer: NodeJS.Timeout, index: number | null }>()
   private readonly leaderListeners: Array<(s: SoftState) => void> = []
   private readonly log: Logger
@@ -77,7 +75,7 @@ export class RaftNode {
   private timer: NodeJS.Timeout | null = null
   private failure: Error | null = null
 
-  constructor (private readonly deps: RaftNodeDeps, initial: RaftInitialState) {
+  constructor (private readonly deps: RaftNodeDeps<C, R>, initial: RaftInitialState) {
     this.log = deps.logger.child('raft')
     const config: RaftConfig = {
       id: deps.id,
@@ -89,7 +87,7 @@ export class RaftNode {
       snapshotChunkBytes: 1024 * 1024
     }
     if (initial.snapshot !== null && initial.snapshot.data.byteLength > 0) {
-      deps.store.restore(decodeStore(initial.snapshot.data))
+      deps.machine.restore(initial.snapshot.data)
       this.applied = initial.snapshot.index
       this.snapshotIndex = initial.snapshot.index
     }
@@ -157,7 +155,7 @@ export class RaftNode {
 
   private applyReady (rd: Ready): void {
     if (rd.snapshotToApply !== null) {
-      this.deps.store.restore(decodeStore(rd.snapshotToApply.data))
+      this.deps.machine.restore(rd.snapshotToApply.data)
       this.applied = rd.snapshotToApply.index
       this.snapshotIndex = rd.snapshotToApply.index
       this.log.info('installed snapshot from leader', { index: rd.snapshotToApply.index })
@@ -179,16 +177,11 @@ export class RaftNode {
 
   private applyEntry (e: Entry): void {
     if (e.index <= this.applied) return
-    let result: ApplyResult = { ok: true }
+    let result: R | undefined
     if (e.kind === 'normal' && e.data.byteLength > 0) {
-      try {
-        result = this.deps.store.apply(e.index, decodeCommand(e.data))
-      } catch (err) {
-        result = { ok: false, code: 'invalid-argument', message: `entry ${e.index} does not decode: ${(err as Error).message}` }
-        this.deps.store.skip(e.index)
-      }
+      result = this.deps.machine.apply(e.index, e.data)
     } else {
-      this.deps.store.skip(e.index)
+      this.deps.machine.skip(e.index)
       if (e.kind === 'conf') this.log.info('managers changed', { change: e.change.type, index: e.index })
     }
     this.applied = e.index
@@ -213,7 +206,7 @@ export class RaftNode {
 
   private maybeCompact (): void {
     if (this.applied - this.snapshotIndex < SNAPSHOT_EVERY) return
-    this.core.compact(this.applied, encodeStore(this.deps.store.state))
+    this.core.compact(this.applied, this.deps.machine.snapshot())
     this.snapshotIndex = this.applied
     this.kick()
   }
@@ -223,12 +216,12 @@ export class RaftNode {
   }
 
   /**
-   * Propose `cmd` (leader only) and resolve with its result once it is committed and applied here.
-   * Rejects `unavailable` (retryable) when not leader, when leadership changes first, or after 10 s.
+   * Propose `cmd` (leader only) and resolve with the state machine's result once it is committed and
+   * applied here. Rejects `unavailable` (retryable) when not leader, when leadership changes first, or after 10 s.
    */
-  async propose (cmd: Command): Promise<ApplyResult> {
+  async propose (cmd: C): Promise<R> {
     this.assertRunning()
-    const placed = this.core.propose(encodeCommand(cmd))
+    const placed = this.core.propose(this.deps.machine.encode(cmd))
     if (placed === null) throw this.notLeader()
     this.kick()
     return await new Promise((resolve, reject) => {
@@ -236,7 +229,11 @@ export class RaftNode {
         this.pending.delete(placed.index)
         reject(new FlotillaError('unavailable', 'the write was not committed within 10 s: a majority of managers may be unreachable; it may still be applied later', { retryable: true, hint: QUORUM_HINT }))
       }, PROPOSAL_TIMEOUT_MS)
-      this.pending.set(placed.index, { term: placed.term, resolve, reject, timer })
+      const answer = (r: R | undefined): void => {
+        if (r === undefined) reject(new FlotillaError('internal', `entry ${placed.index} committed without the proposed data`))
+        else resolve(r)
+      }
+      this.pending.set(placed.index, { term: placed.term, resolve: answer, reject, timer })
     })
   }
 

@@ -1,5 +1,5 @@
 import { issueCertificate, certificateClaims, type Logger, type Membership } from '../membership/index.js'
-import type { RaftNode } from './raft-node.js'
+import type { ClusterRaft } from './state/store-machine.js'
 import type { ClusterStore } from './state/store.js'
 
 /** How often the leader re-checks, besides store and leadership events. */
@@ -17,7 +17,7 @@ export class Reconciler {
   private readonly log: Logger
 
   constructor (
-    private readonly raft: RaftNode,
+    private readonly raft: ClusterRaft,
     private readonly store: ClusterStore,
     private readonly membership: Membership,
     logger: Logger,

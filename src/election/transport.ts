@@ -107,7 +107,7 @@ export class RaftTransport {
         }
       }
     }
-    run().finally(() => { q.pumping = false })
+    void run().finally(() => { q.pumping = false })
   }
 
   stop (): void {

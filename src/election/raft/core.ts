@@ -540,7 +540,7 @@ export class RaftCore {
   }
 
   #send (m: Outgoing): void {
-    this.#msgs.push({ ...m, from: this.#id, term: m.term ?? this.#term } as Message)
+    this.#msgs.push({ ...m, from: this.#id, term: m.term ?? this.#term })
   }
 
   // ─── leader: commit (§5.4.2), ReadIndex, answers (replication itself is in replication.ts) ─────

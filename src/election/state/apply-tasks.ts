@@ -2,18 +2,11 @@
  * Applying the service, task and node-status commands (the orchestration half of the store). Pure and
  * deterministic, like apply.ts: every manager applies the same entry to the same result.
  */
-import { isTerminal, taskStateRank } from '../../tasks/executor/index.js'
-import { portKey } from '../../tasks/allocator/index.js'
-import type { ServiceObject, TaskObject, UpdateStatus } from '../../tasks/orchestrator/index.js'
-import type { Applied, StoreEvent } from './apply.js'
+import { refuse, type Applied, type StoreEvent } from './applied.js'
 import type { Command } from './commands.js'
-import type { StoreState } from './objects.js'
+import { isTerminal, portKey, taskStateRank, type ServiceObject, type StoreState, type TaskObject, type UpdateStatus } from '../objects/index.js'
 
 type Op<K extends Command['op']> = Extract<Command, { op: K }>
-
-function refuse (state: StoreState, index: number, code: 'conflict' | 'not-found' | 'invalid-argument', message: string): Applied {
-  return { state: { ...state, index }, result: { ok: false, code, message }, events: [] }
-}
 
 function taskEvent (t: TaskObject, removed = false): StoreEvent {
   return { kind: 'task', id: t.id, serviceId: t.serviceId, nodeId: t.nodeId, removed }

@@ -1,9 +1,8 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError, type NodeDescription, type NodeRole } from '../../membership/index.js'
-import type { AllocatedPort } from '../../tasks/allocator/index.js'
-import type { TaskState } from '../../tasks/executor/index.js'
-import type { NewTask, ServiceObject, ServiceSpec, TaskDeletion, TaskUpdate, UpdateStatus } from '../../tasks/orchestrator/index.js'
-import type { ClusterObject, NodeObject, NodeSpec } from './objects.js'
+import type {
+  AllocatedPort, ClusterObject, NewTask, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskDeletion, TaskState, TaskUpdate, UpdateStatus
+} from '../objects/index.js'
 
 /** The scheduler's decision for one task: a node, or why none (the pending task's message). */
 export type TaskPlacement =

@@ -1,7 +1,6 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError } from '../../membership/index.js'
-import type { ServiceObject, TaskObject } from '../../tasks/orchestrator/index.js'
-import { UNKNOWN_NODE_STATUS, type ClusterObject, type NodeObject, type RevokedNode, type StoreState } from './objects.js'
+import { UNKNOWN_NODE_STATUS, type ClusterObject, type NodeObject, type RevokedNode, type ServiceObject, type StoreState, type TaskObject } from '../objects/index.js'
 
 /** The store as Raft snapshot data: msgpack of plain arrays (Maps do not survive every codec). */
 export function encodeStore (state: StoreState): Uint8Array {

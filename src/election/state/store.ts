@@ -1,6 +1,6 @@
 import { applyCommand, type ApplyResult, type StoreEvent } from './apply.js'
 import type { Command } from './commands.js'
-import { EMPTY_STATE, type NodeObject, type StoreState } from './objects.js'
+import { EMPTY_STATE, type NodeObject, type StoreState } from '../objects/index.js'
 
 /**
  * The replicated cluster store: the state machine Raft applies committed entries to. The Raft driver

@@ -5,7 +5,9 @@
  */
 import { FlotillaError } from '../../membership/errors.js'
 import type { EndpointSpec, PortConfig } from '../orchestrator/index.js'
-import type { PortProtocol } from '../scheduler/index.js'
+import { portKey, type AllocatedPort, type PortProtocol } from '../../election/index.js'
+
+export { portKey, type AllocatedPort } from '../../election/index.js'
 
 /** Docker's dynamic published-port range, inclusive (SwarmKit's dynamicPortStart/dynamicPortEnd). */
 export const DYNAMIC_PORT_START = 30000
@@ -13,24 +15,9 @@ export const DYNAMIC_PORT_END = 32767
 
 const PROTOCOLS: readonly PortProtocol[] = ['tcp', 'udp', 'sctp']
 
-/** A PortConfig after allocation: protocol, publish mode and published port are always set. */
-export interface AllocatedPort {
-  readonly Name?: string
-  readonly Protocol: PortProtocol
-  readonly TargetPort: number
-  /** 1–65535: the spec's own port, or one kept from `previous`, or the lowest free dynamic port. */
-  readonly PublishedPort: number
-  readonly PublishMode: 'host'
-}
-
 export interface PortAllocation {
   /** In the spec's order, one entry per spec port. */
   readonly ports: readonly AllocatedPort[]
-}
-
-/** The key of a published port in a `taken` set: `"tcp/8080"`. */
-export function portKey (protocol: PortProtocol, publishedPort: number): string {
-  return `${protocol}/${publishedPort}`
 }
 
 /** The published ports of every service but the one with ID `except`, as `allocatePorts`'s `taken` set. */
@@ -83,7 +70,7 @@ function normalize (port: PortConfig, i: number): Normalized {
   if (mode !== 'host') {
     throw new FlotillaError('invalid-argument', `${at}: unknown publish mode ${JSON.stringify(mode)}`, { hint: 'use host' })
   }
-  return { name: port.Name, protocol: protocol as PortProtocol, targetPort: port.TargetPort, publishedPort: published as number }
+  return { name: port.Name, protocol: protocol as PortProtocol, targetPort: port.TargetPort, publishedPort: published }
 }
 
 /**

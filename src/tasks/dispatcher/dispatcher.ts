@@ -160,7 +160,7 @@ export class Dispatcher {
     const writes = batch.map(async ([nodeId, reports]) => {
       await this.deps.propose({ op: 'tasks.report', nodeId, reports: latestPerTask(reports) })
     })
-    Promise.allSettled(writes).then(results => {
+    void Promise.allSettled(writes).then(results => {
       for (const r of results) if (r.status === 'rejected' && !this.stopped) this.log.debug('could not record task reports', { err: asFlotillaError(r.reason).message })
     }).finally(() => {
       this.reporting = false

@@ -1,7 +1,7 @@
-import {
-  TASK_STATES, type ControllerAction, type ControllerCall, type ControllerResult, type DesiredState, type ErrorClass,
-  type TaskState
-} from './types.js'
+import { isTerminal, taskStateRank } from '../../election/index.js'
+import type { ControllerAction, ControllerCall, ControllerResult, DesiredState, ErrorClass, TaskState } from './types.js'
+
+export { isTerminal, taskStateRank } from '../../election/index.js'
 
 /** Where a task stands: its observed state, its desired state, and how the last controller call ended. */
 export interface TaskStepInput {
@@ -29,18 +29,6 @@ export interface TaskStep {
   readonly errorClass?: ErrorClass
   readonly exitCode?: number
   readonly removed?: true
-}
-
-const RANK = new Map<TaskState, number>(TASK_STATES.map((s, i) => [s, i]))
-
-/** The position of `state` in Swarm's order. */
-export function taskStateRank (state: TaskState): number {
-  return RANK.get(state)!
-}
-
-/** Whether `state` is final: complete, shutdown, failed, rejected or orphaned. */
-export function isTerminal (state: TaskState): boolean {
-  return taskStateRank(state) >= taskStateRank('complete')
 }
 
 /** The controller call that moves a task on from `state` towards `desired` ('none' for pure transitions and settled tasks). */

@@ -1,23 +1,7 @@
 import type { NodeDescription } from '../../membership/index.js'
+import type { ContainerSpec, TaskResources, TaskState } from '../../election/index.js'
 
-/**
- * Swarm's task states, in order (SwarmKit api/types.proto TaskState). A task's observed state only moves
- * forward through this list; every state from 'complete' on is terminal. The manager writes new, pending
- * and assigned (and orphaned, for a node that went down); the executor writes the rest (task-step.ts).
- */
-export const TASK_STATES = [
-  'new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running',
-  'complete', 'shutdown', 'failed', 'rejected', 'orphaned'
-] as const
-export type TaskState = typeof TASK_STATES[number]
-
-/**
- * What the orchestrator wants of a task (SwarmKit's desired states RUNNING, SHUTDOWN, REMOVE). A task
- * shut down keeps its stopped container while the task stays in the store's history, as Docker's
- * `docker ps -a` shows; 'remove' (its service was removed, or the task left the node's assignments)
- * also removes the container.
- */
-export type DesiredState = 'running' | 'shutdown' | 'remove'
+export { TASK_STATES, type TaskState, type DesiredState, type ContainerSpec, type HealthConfig, type TaskResources } from '../../election/index.js'
 
 /** A call on a task's controller. */
 export type ControllerCall = 'prepare' | 'start' | 'wait' | 'shutdown' | 'remove'
@@ -35,48 +19,6 @@ export type ControllerResult =
 
 /** How `taskStep` classifies a failed call (SwarmKit agent/exec.Do's `fatal`). */
 export type ErrorClass = 'retry' | 'rejected' | 'failed'
-
-/** Swarm's ContainerSpec, the part this executor runs. Field names and units as in Docker's API. */
-export interface ContainerSpec {
-  readonly Image: string
-  /** Replaces the image's entrypoint when non-empty (SwarmKit maps Command → Entrypoint). */
-  readonly Command?: readonly string[]
-  /** The container's Cmd (SwarmKit maps Args → Cmd). */
-  readonly Args?: readonly string[]
-  /** `KEY=value` entries. */
-  readonly Env?: readonly string[]
-  /** User labels; the swarm labels (com.docker.swarm.*) win over same-named ones. */
-  readonly Labels?: Readonly<Record<string, string>>
-  readonly Dir?: string
-  readonly User?: string
-  readonly Hostname?: string
-  /** Signal that `shutdown` sends first, e.g. 'SIGTERM' (the image's or the engine's default when unset). */
-  readonly StopSignal?: string
-  /** Nanoseconds between the stop signal and SIGKILL; the engine rounds up to whole seconds (default 10 s). */
-  readonly StopGracePeriod?: number
-  /** The container's health check; a task that has one is running only once the engine reports it healthy. */
-  readonly Healthcheck?: HealthConfig
-}
-
-/**
- * Docker's HealthConfig, durations in nanoseconds (0 or unset: the engine's default). `Test` is
- * `['CMD', exe, ...args]`, `['CMD-SHELL', command]`, or `['NONE']` to disable the image's check.
- */
-export interface HealthConfig {
-  readonly Test?: readonly string[]
-  readonly Interval?: number
-  readonly Timeout?: number
-  /** Consecutive failures after which the container is unhealthy. */
-  readonly Retries?: number
-  /** Time after start during which failures do not count towards Retries. */
-  readonly StartPeriod?: number
-}
-
-/** Swarm's ResourceRequirements: NanoCPUs (1e9 = one CPU) and bytes. */
-export interface TaskResources {
-  readonly Limits?: { readonly NanoCPUs?: number, readonly MemoryBytes?: number }
-  readonly Reservations?: { readonly NanoCPUs?: number, readonly MemoryBytes?: number }
-}
 
 /** A port published in host mode: the engine binds PublishedPort on the node (0: any free port) to TargetPort. */
 export interface HostPort {

@@ -5,7 +5,7 @@
  */
 import { isTerminal, taskStateRank, type DesiredState, type TaskState } from '../executor/index.js'
 import type { HistoryTask } from './history.js'
-import { isTaskUpToDate } from './update.js'
+import { isTaskUpToDate } from './up-to-date.js'
 import type { NewTask, ReconcileResult, ServiceObject, TaskDeletion, TaskObject, TaskStatus, TaskUpdate, UpdateStatus } from './types.js'
 
 interface Change {

@@ -3,6 +3,9 @@
  * (`scheduleBatch` in schedule.ts); the driver that watches the store builds them and writes the
  * assignments back. Every field is set by that driver; the scheduler never mutates its inputs.
  */
+import type { PlacementPreference, PortProtocol } from '../../election/index.js'
+
+export type { PlacementPreference, PortProtocol }
 
 /** CPU in units of 1e-9 cores (Docker's NanoCPUs) and memory in bytes. */
 export interface Resources {
@@ -41,19 +44,12 @@ export interface SchedulerNode {
   readonly resources: Resources
 }
 
-export type PortProtocol = 'tcp' | 'udp' | 'sctp'
 
 /** A port published in host mode (`mode=host`): it occupies `publishedPort` on the node it runs on. */
 export interface ReservedHostPort {
   readonly protocol: PortProtocol
   /** 0 means "any free port", chosen by the engine: it occupies nothing the scheduler can see. */
   readonly publishedPort: number
-}
-
-/** Docker's placement preference as the API writes it; only `Spread` exists. */
-export interface PlacementPreference {
-  /** `SpreadDescriptor` is `node.labels.X` or `engine.labels.X`; SwarmKit ignores any other descriptor. */
-  readonly Spread: { readonly SpreadDescriptor: string }
 }
 
 /** A pending task the scheduler is asked to assign a node to. */

@@ -110,7 +110,7 @@ export class WorkerSession {
         onClose: reason => { this.end(attempt, `link closed: ${reason}`) }
       })
     } catch (err) {
-      link = Promise.reject(err)
+      link = Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
     link.then(l => { this.opened(attempt, l) }, (err: unknown) => {
       this.end(attempt, `connect failed: ${err instanceof Error ? err.message : String(err)}`)

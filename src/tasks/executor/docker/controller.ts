@@ -318,7 +318,7 @@ async function pullImage (docker: Docker, image: string): Promise<void> {
     new FlotillaError('not-found', `pull ${image}: ${message}`, { cause, hint: 'check the image name, and that the node can reach its registry' })
   let stream: NodeJS.ReadableStream
   try {
-    stream = await docker.pull(image) as NodeJS.ReadableStream
+    stream = await docker.pull(image)
   } catch (err) {
     if (engineStatus(err) === undefined) throw engineError(`pull ${image}`, err)
     throw failed(engineMessage(err), err)

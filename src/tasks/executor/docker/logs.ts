@@ -4,6 +4,11 @@ import type { LogLine, LogOptions, LogSelector } from '../types.js'
 import { LABELS, engineError, engineStatus, nodeFilter } from './containers.js'
 import { MuxParser, parseTimestamped } from './log-frames.js'
 
+/** A rejection reason as an Error (dockerode's callbacks type theirs loosely). */
+function asError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}
+
 /** How often a follow re-lists the node's containers for tasks started since (SwarmKit's agent reacts to assignments). */
 export const LOG_RELIST_MS = 1000
 /** Lines read ahead of the consumer, all containers together; the engine's streams pause beyond it. */
@@ -36,7 +41,7 @@ async function openLogs (docker: Docker, id: string, follow: boolean, tail: numb
       isStream: true,
       statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
       options
-    }, (err, data) => { if (err !== null && err !== undefined) reject(err); else resolve(data as Readable) })
+    }, (err, data) => { if (err !== null && err !== undefined) reject(asError(err)); else resolve(data as Readable) })
   })
 }
 
@@ -54,7 +59,7 @@ export async function * readNodeLogs (engine: LogEngine, nodeId: string, selecto
   let consumerWake: (() => void) | null = null
   let room: Array<() => void> = []
   let done = false
-  let failure: unknown
+  let failure: Error | undefined
   const wakeConsumer = (): void => { const w = consumerWake; consumerWake = null; w?.() }
   const wakeProducers = (): void => { const r = room; room = []; for (const w of r) w() }
   stop.addEventListener('abort', () => { wakeConsumer(); wakeProducers() }, { once: true })
@@ -98,7 +103,7 @@ export async function * readNodeLogs (engine: LogEngine, nodeId: string, selecto
   const produce = async (): Promise<void> => {
     const seen = new Set<string>()
     const workers = new Set<Promise<void>>()
-    let workerFailure: unknown
+    let workerFailure: Error | undefined
     let first = true
     while (!stop.aborted) {
       let list: Docker.ContainerInfo[]
@@ -118,7 +123,7 @@ export async function * readNodeLogs (engine: LogEngine, nodeId: string, selecto
         if (options.follow && info.State === 'created') continue
         seen.add(info.Id)
         const w: Promise<void> = readContainer({ id: info.Id, taskId, serviceId }, first ? options.tail : 'all')
-          .catch((err: unknown) => { workerFailure ??= err; life.abort() })
+          .catch((err: unknown) => { workerFailure ??= asError(err); life.abort() })
           .finally(() => { workers.delete(w) })
         workers.add(w)
       }
@@ -134,7 +139,7 @@ export async function * readNodeLogs (engine: LogEngine, nodeId: string, selecto
     if (workerFailure !== undefined) throw workerFailure
   }
 
-  const producing = produce().then(() => { done = true }, (err: unknown) => { failure = err; done = true }).finally(wakeConsumer)
+  const producing = produce().then(() => { done = true }, (err: unknown) => { failure = asError(err); done = true }).finally(wakeConsumer)
   try {
     for (;;) {
       const line = queue.shift()

@@ -1,22 +1,6 @@
-import type { NodeDescription, NodeRole, RootKeyPair } from '../../membership/index.js'
-import type { ServiceObject, TaskObject } from '../../tasks/orchestrator/index.js'
+import type { NodeDescription, NodeRole } from '../../membership/index.js'
 
-/**
- * The cluster objects the replicated store holds (SwarmKit's store, trimmed to what flotilla serves).
- * `version` is the Raft index of the entry that last changed the object: Docker's Version.Index.
- * Times are wall-clock milliseconds chosen by the proposer, so that applying an entry is deterministic.
- */
-export interface ClusterObject {
-  readonly id: string
-  readonly version: number
-  readonly createdAtMs: number
-  readonly updatedAtMs: number
-  /** Docker's SwarmSpec, normalized by the control socket. */
-  readonly spec: Readonly<Record<string, unknown>>
-  readonly root: RootKeyPair
-  readonly secrets: { readonly worker: string, readonly manager: string }
-}
-
+/** Docker's node availability: only `active` nodes take new tasks; `pause` keeps, `drain` moves tasks off. */
 export type Availability = 'active' | 'pause' | 'drain'
 
 export interface NodeSpec {
@@ -36,6 +20,7 @@ export interface NodeStatus {
   readonly sinceMs: number
 }
 
+/** A node in the replicated store (SwarmKit's api.Node). */
 export interface NodeObject {
   readonly id: string
   /** The libp2p peer the node's certificate binds. */
@@ -58,17 +43,5 @@ export interface RevokedNode {
   readonly peerId: string
   readonly revokedAtMs: number
 }
-
-/** The whole replicated state at `index` (the last applied Raft index). Immutable: apply returns a new one. */
-export interface StoreState {
-  readonly index: number
-  readonly cluster: ClusterObject | null
-  readonly nodes: ReadonlyMap<string, NodeObject>
-  readonly revoked: ReadonlyMap<string, RevokedNode>
-  readonly services: ReadonlyMap<string, ServiceObject>
-  readonly tasks: ReadonlyMap<string, TaskObject>
-}
-
-export const EMPTY_STATE: StoreState = { index: 0, cluster: null, nodes: new Map(), revoked: new Map(), services: new Map(), tasks: new Map() }
 
 export const UNKNOWN_NODE_STATUS: NodeStatus = { state: 'unknown', message: '', sinceMs: 0 }

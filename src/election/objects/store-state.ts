@@ -1,0 +1,20 @@
+import type { ClusterObject } from './cluster.js'
+import type { NodeObject, RevokedNode } from './node.js'
+import type { ServiceObject } from './service.js'
+import type { TaskObject } from './task.js'
+
+/**
+ * The whole replicated state at `index` (the last applied Raft index). Immutable: applying a command
+ * returns a new one. A new object kind (networks, secrets, configs) is one more map here, its file in
+ * this folder, its commands in state/commands.ts and its apply function in state/.
+ */
+export interface StoreState {
+  readonly index: number
+  readonly cluster: ClusterObject | null
+  readonly nodes: ReadonlyMap<string, NodeObject>
+  readonly revoked: ReadonlyMap<string, RevokedNode>
+  readonly services: ReadonlyMap<string, ServiceObject>
+  readonly tasks: ReadonlyMap<string, TaskObject>
+}
+
+export const EMPTY_STATE: StoreState = { index: 0, cluster: null, nodes: new Map(), revoked: new Map(), services: new Map(), tasks: new Map() }

@@ -133,7 +133,7 @@ export async function requestJoin (host: P2PHost, addr: string, token: ParsedTok
         clusterId: id.clusterId,
         rootPublicKeyDer: new Uint8Array(id.rootPublicKey),
         certificate: new Uint8Array(res.cert),
-        members: res.members as KnownMember[]
+        members: res.members
       }
     }
   } finally {

@@ -28,7 +28,10 @@ export interface MembershipState {
 const KEY_FILE = 'node.key'
 const STATE_FILE = 'membership.json'
 
-export async function loadOrCreateNodeKey (dataDir: string): Promise<PrivateKey> {
+/** The node's libp2p identity key, as the rest of flotilla holds it without importing libp2p. */
+export type NodeKey = PrivateKey
+
+export async function loadOrCreateNodeKey (dataDir: string): Promise<NodeKey> {
   const path = join(dataDir, KEY_FILE)
   const bytes = await readFileIfExists(path)
   if (bytes !== null) {

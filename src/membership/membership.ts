@@ -1,12 +1,15 @@
-import type { PrivateKey } from '@libp2p/interface'
 import { P2PHost, type StreamHandlerInit } from './host.js'
 import { MemberTable, type Member, type MemberEvent, type KnownMember } from './member-table.js'
-import { authenticateHeartbeat, decodeHeartbeat, encodeHeartbeat, type Heartbeat, type HeartbeatStatus, type NodeDescription } from './heartbeat.js'
+import type { HeartbeatStatus, NodeDescription } from './heartbeat.js'
 import { certificateClaims, verifyCertificate, type CertificateClaims, type NodeRole } from './certificate.js'
-import { clearMembership, saveMembershipState, type MembershipState } from './membership-state.js'
-import { serveJoin, requestJoin, type AdmitResult, type JoinGrant, type JoinRequest } from './join-protocol.js'
+import { clearMembership, saveMembershipState, type MembershipState, type NodeKey } from './membership-state.js'
+import { serveJoin, type AdmitResult, type JoinGrant, type JoinRequest } from './join-protocol.js'
 import { parseToken } from './token.js'
-import { FlotillaError, asFlotillaError } from './errors.js'
+import { FlotillaError } from './errors.js'
+import { HeartbeatGossip } from './heartbeat-gossip.js'
+import { joinThrough } from './join-client.js'
+import { Redialer } from './redialer.js'
+import { Revocations } from './revocations.js'
 import { formatHostPort, toMultiaddr, fromMultiaddr, type HostPort } from './addr.js'
 import type { FrameStream } from './frame-stream.js'
 import { dialMember, serveMembers, type MemberStreamContext, type PeerIdentity } from './member-streams.js'
@@ -31,7 +34,7 @@ export const DEFAULT_TIMING: MembershipTiming = Object.freeze({ heartbeatMs: 100
 
 export interface MembershipDeps {
   readonly dataDir: string
-  readonly privateKey: PrivateKey
+  readonly privateKey: NodeKey
   readonly logger: Logger
   /** The node's current description (engine, resources); read at each heartbeat. */
   readonly describe: () => NodeDescription
@@ -70,10 +73,6 @@ export interface MembershipStats {
 const TICK_MS = 100
 const RECONNECT_MS = 500
 const SAVE_DEBOUNCE_MS = 1000
-/** Delay of the heartbeat sent when a peer subscribes, so that a burst of new peers shares one. */
-const EAGER_HEARTBEAT_MS = 50
-/** How long a removed node may still connect (to hear, on its session poll, that it was removed). */
-const REVOKED_GRACE_MS = 5000
 
 /**
  * This node's membership of a cluster: the libp2p host, the signed gossip heartbeats, the member table
@@ -85,23 +84,16 @@ export class Membership {
   readonly stats: MembershipStats = { rejectedHeartbeats: 0 }
   private readonly table: MemberTable
   private readonly log: Logger
-  private readonly topic: string
   private selfClaims: CertificateClaims
   private readonly listeners: Array<(e: MemberEvent) => void> = []
-  private readonly backoff = new Map<string, { nextAtMs: number, delayMs: number }>()
-  private readonly dialing = new Set<string>()
   private readonly timers: NodeJS.Timeout[] = []
-  /** Heartbeats the gossip validator already decoded and authenticated, handed on to delivery. */
-  private readonly validated = new WeakMap<Uint8Array, { hb: Heartbeat, claims: CertificateClaims }>()
-  /** Removed nodes (node ID → peer ID): their gossip and streams are refused. */
-  private readonly revoked = new Map<string, string>()
-  /** Peers of removed nodes whose connections are refused (after REVOKED_GRACE_MS). */
-  private readonly disconnected = new Set<string>()
+  private readonly gossip: HeartbeatGossip
+  private readonly redialer: Redialer
+  private readonly revoked: Revocations
   private authority: ClusterAuthority | null = null
   private localLeaderId: string | null = null
   private seq = 0
   private saveTimer: NodeJS.Timeout | null = null
-  private eagerHeartbeat: NodeJS.Timeout | null = null
   private stopped = false
 
   private constructor (
@@ -111,12 +103,39 @@ export class Membership {
     private readonly addresses: NodeAddresses
   ) {
     this.log = deps.logger.child('membership')
-    this.topic = `/flotilla/${state.clusterId}/heartbeat/1`
     this.selfClaims = certificateClaims(state.certificate)
     this.table = new MemberTable(state.nodeId, { suspectAfterMs: deps.timing.suspectAfterMs, downAfterMs: deps.timing.downAfterMs })
     const now = deps.now()
     for (const m of state.members) if (m.nodeId !== state.nodeId) this.table.restore(m, now)
-    host.setDenied(peerId => this.isRevokedPeer(peerId))
+    this.revoked = new Revocations(host, this.log)
+    this.redialer = new Redialer(host, deps.now, this.log)
+    this.gossip = new HeartbeatGossip({
+      host,
+      topic: `/flotilla/${state.clusterId}/heartbeat/1`,
+      table: this.table,
+      trust: () => ({ clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, isRevoked: c => this.revoked.hasNode(c.nodeId) }),
+      heartbeat: status => ({
+        v: 1,
+        cert: this.state.certificate,
+        incarnation: this.state.incarnation,
+        seq: ++this.seq,
+        sentAtMs: this.deps.now(),
+        hostname: this.addresses.hostname,
+        addrs: [this.state.advertiseAddr],
+        status,
+        description: this.deps.describe(),
+        leaderId: this.localLeaderId ?? ''
+      }),
+      selfClaims: () => this.selfClaims,
+      emit: events => { this.emit(events) },
+      rejected: (from, reason) => {
+        this.stats.rejectedHeartbeats++
+        this.log.debug('rejected heartbeat', { from, reason })
+      },
+      now: deps.now,
+      log: this.log
+    })
+    host.setDenied(peerId => this.revoked.hasPeer(peerId))
   }
 
   /** Start the libp2p host for this node's key: needed before a join handshake or a membership. */
@@ -153,31 +172,8 @@ export class Membership {
     const token = parseToken(tokenText)
     const host = await Membership.startHost(deps, addrs)
     try {
-      const queue = remotes.map(toMultiaddr)
-      const tried = new Set<string>()
-      let lastError: FlotillaError | null = null
-      while (queue.length > 0 && tried.size < 8) {
-        const addr = queue.shift()!
-        if (tried.has(addr)) continue
-        tried.add(addr)
-        let outcome
-        try {
-          outcome = await requestJoin(host, addr, token, addrs.hostname, [toMultiaddr(addrs.advertise)])
-        } catch (err) {
-          const e = asFlotillaError(err)
-          if (!e.retryable) throw e
-          lastError = e
-          continue
-        }
-        if (outcome.kind === 'redirect') {
-          deps.logger.child('membership').info('join address cannot admit; trying the managers it named', { managers: outcome.managers.join(',') })
-          queue.push(...outcome.managers)
-          lastError = new FlotillaError('unavailable', outcome.message, { retryable: true, hint: 'join through a manager\'s address' })
-          continue
-        }
-        return { grant: outcome.grant, host }
-      }
-      throw lastError ?? new FlotillaError('invalid-argument', 'no address to join')
+      const grant = await joinThrough(host, remotes.map(toMultiaddr), token, addrs.hostname, toMultiaddr(addrs.advertise), deps.logger.child('membership'))
+      return { grant, host }
     } catch (err) {
       await host.stop()
       throw err
@@ -215,43 +211,9 @@ export class Membership {
     }
   }
 
-  private trust (): { clusterId: string, rootPublicKeyDer: Uint8Array, isRevoked: (c: CertificateClaims) => boolean } {
-    return { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, isRevoked: (c) => this.revoked.has(c.nodeId) }
-  }
-
   private async start (): Promise<void> {
-    this.host.setValidator(this.topic, (from, data) => {
-      try {
-        const hb = decodeHeartbeat(data)
-        const claims = authenticateHeartbeat(hb, from, this.trust())
-        const prev = this.table.get(claims.nodeId)
-        if (prev !== undefined && !(hb.incarnation > prev.incarnation || (hb.incarnation === prev.incarnation && hb.seq > prev.seq))) {
-          this.reject(from, `stale or replayed heartbeat of ${claims.nodeId}`)
-          return 'ignore'
-        }
-        this.validated.set(data, { hb, claims })
-        return 'accept'
-      } catch (err) {
-        this.reject(from, (err as Error).message)
-        return 'reject'
-      }
-    })
-    this.host.onMessage(this.topic, (from, data) => { this.onHeartbeat(from, data) })
-    this.host.onPeerDisconnect(peerId => {
-      // Redial soon: a restarted peer comes back on the same address.
-      this.backoff.delete(peerId)
-    })
-    // A member that just connected hears from us at once, not at our next period: joins and
-    // restarts converge a heartbeat period sooner. Bursts of new peers share one heartbeat.
-    this.host.onSubscribed(this.topic, () => {
-      if (this.eagerHeartbeat !== null || this.stopped) return
-      this.eagerHeartbeat = setTimeout(() => {
-        this.eagerHeartbeat = null
-        if (!this.stopped) void this.publishHeartbeat('ready')
-      }, EAGER_HEARTBEAT_MS)
-      this.eagerHeartbeat.unref()
-    })
-    this.host.subscribe(this.topic)
+    this.host.onPeerDisconnect(peerId => { this.redialer.reset(peerId) })
+    this.gossip.start()
     await serveJoin(this.host, {
       identity: () => ({ clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, certificate: this.state.certificate }),
       admit: async req => await this.admit(req)
@@ -267,11 +229,6 @@ export class Membership {
     })
   }
 
-  private reject (from: string, reason: string): void {
-    this.stats.rejectedHeartbeats++
-    this.log.debug('rejected heartbeat', { from, reason })
-  }
-
   private async admit (req: JoinRequest): Promise<AdmitResult> {
     if (this.authority === null) {
       return {
@@ -284,44 +241,8 @@ export class Membership {
     return await this.authority.admit(req)
   }
 
-  private onHeartbeat (from: string, data: Uint8Array): void {
-    let checked = this.validated.get(data)
-    if (checked === undefined) {
-      try {
-        const hb = decodeHeartbeat(data)
-        checked = { hb, claims: authenticateHeartbeat(hb, from, this.trust()) }
-      } catch (err) {
-        this.reject(from, (err as Error).message)
-        return
-      }
-    }
-    const { hb, claims } = checked
-    const verdict = this.table.applyHeartbeat(hb, claims, this.deps.now())
-    if (!verdict.accepted) {
-      this.reject(from, verdict.reason)
-      return
-    }
-    this.emit(verdict.events)
-  }
-
-  private publishHeartbeat (status: HeartbeatStatus): Promise<void> {
-    const hb: Heartbeat = {
-      v: 1,
-      cert: this.state.certificate,
-      incarnation: this.state.incarnation,
-      seq: ++this.seq,
-      sentAtMs: this.deps.now(),
-      hostname: this.addresses.hostname,
-      addrs: [this.state.advertiseAddr],
-      status,
-      description: this.deps.describe(),
-      leaderId: this.localLeaderId ?? ''
-    }
-    const verdict = this.table.applyHeartbeat(hb, this.selfClaims, this.deps.now())
-    if (verdict.accepted) this.emit(verdict.events.filter(e => e.kind !== 'joined'))
-    return this.host.publish(this.topic, encodeHeartbeat(hb)).catch((err: unknown) => {
-      this.log.debug('heartbeat not published', { err: (err as Error).message })
-    })
+  private async publishHeartbeat (status: HeartbeatStatus): Promise<void> {
+    await this.gossip.publish(status)
   }
 
   private tick (): void {
@@ -330,22 +251,7 @@ export class Membership {
 
   private reconnect (): void {
     if (this.stopped) return
-    const now = this.deps.now()
-    for (const m of this.table.list()) {
-      if (m.nodeId === this.state.nodeId || m.left || m.addrs.length === 0 || this.revoked.has(m.nodeId)) continue
-      if (this.dialing.has(m.peerId) || this.host.isConnected(m.peerId)) continue
-      const b = this.backoff.get(m.peerId)
-      if (b !== undefined && b.nextAtMs > now) continue
-      this.dialing.add(m.peerId)
-      const addr = `${m.addrs[0]!}/p2p/${m.peerId}`
-      this.host.dial(addr, AbortSignal.timeout(3000)).then(() => {
-        this.backoff.delete(m.peerId)
-      }, (err: unknown) => {
-        const delayMs = Math.min((b?.delayMs ?? 250) * 2, 5000)
-        this.backoff.set(m.peerId, { nextAtMs: this.deps.now() + delayMs, delayMs })
-        this.log.debug('dial failed', { node: m.nodeId, addr, err: (err as Error).message })
-      }).finally(() => { this.dialing.delete(m.peerId) })
-    }
+    this.redialer.tick(this.table.list(), m => m.nodeId === this.state.nodeId || this.revoked.hasNode(m.nodeId))
   }
 
   private emit (events: readonly MemberEvent[]): void {
@@ -405,31 +311,11 @@ export class Membership {
   }
 
   /**
-   * Refuse these removed nodes from now on: their heartbeats, member streams and connections (hung up
-   * now: a gater does not close connections that already exist). Returns true when this node itself
-   * is among them.
+   * Refuse these removed nodes from now on: their heartbeats and member streams at once, their
+   * connections after a grace period (see revocations.ts). Returns true when this node itself is among them.
    */
   setRevoked (nodes: ReadonlyArray<{ readonly id: string, readonly peerId: string }>): boolean {
-    let self = false
-    for (const n of nodes) {
-      if (n.id === this.nodeId) self = true
-      if (this.revoked.has(n.id)) continue
-      this.revoked.set(n.id, n.peerId)
-      this.log.info('node removed from the cluster; refusing it', { node: n.id })
-      // Its gossip and streams are refused from now on; the connection itself is cut after a grace
-      // period, so that the removed node's next session poll can still learn that it was removed.
-      const t = setTimeout(() => {
-        this.disconnected.add(n.peerId)
-        this.host.hangUp(n.peerId).catch(() => {})
-      }, REVOKED_GRACE_MS)
-      t.unref()
-    }
-    return self
-  }
-
-  /** Whether connections with this peer are refused (a removed node, after its grace period). */
-  private isRevokedPeer (peerId: string): boolean {
-    return this.disconnected.has(peerId)
+    return this.revoked.add(nodes, this.nodeId)
   }
 
   /** Take a reissued certificate (a role change); persisted before it is used. */
@@ -466,7 +352,7 @@ export class Membership {
       certificate: this.state.certificate,
       clusterId: this.state.clusterId,
       rootPublicKeyDer: this.state.rootPublicKeyDer,
-      isRevoked: nodeId => this.revoked.has(nodeId),
+      isRevoked: nodeId => this.revoked.hasNode(nodeId),
       member: nodeId => this.table.get(nodeId),
       log: this.log
     }
@@ -504,7 +390,8 @@ export class Membership {
     this.stopped = true
     for (const t of this.timers) clearInterval(t)
     if (this.saveTimer !== null) clearTimeout(this.saveTimer)
-    if (this.eagerHeartbeat !== null) clearTimeout(this.eagerHeartbeat)
+    this.gossip.stop()
+    this.revoked.stop()
     await this.persist().catch((err: unknown) => {
       this.log.error('could not save membership state', { err: (err as Error).message })
     })

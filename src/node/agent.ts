@@ -1,19 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import type { PrivateKey } from '@libp2p/interface'
 import {
   FlotillaError, asFlotillaError, Membership, loadOrCreateNodeKey, loadMembershipState, clearMembership, removeNodeKey,
   defaultAdvertiseIp, isUnspecified, newObjectId, generateRootKeyPair, issueCertificate, newTokenSecret,
-  type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps
+  type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps, type NodeKey
 } from '../membership/index.js'
-import { Manager, UNKNOWN_NODE_STATUS, type LeaderRole } from '../election/index.js'
-import { LeaderServices, Worker, connectLocal, connectRemote, hostDescription, type DispatcherLink, type Executor, type LinkHandlers } from '../tasks/index.js'
+import { Manager, UNKNOWN_NODE_STATUS } from '../election/index.js'
+import { Worker, connectLocal, connectRemote, type DispatcherLink, type Executor, type LinkHandlers, type LeaderServices } from '../tasks/index.js'
 import type { AgentConfig } from './config.js'
 import { normalizeSwarmSpec } from './control/schemas.js'
+import { EngineWatch } from './engine-watch.js'
+import { LeaderDuties } from './leader-duties.js'
+import { SessionPoll, type SessionAction } from './session-poll.js'
 
-/** How often the engine is asked to describe the node (its state rides every heartbeat). */
-const ENGINE_REFRESH_MS = 10_000
-/** How often a node asks the leader about itself: role changes, removal, removed peers. */
-const SESSION_POLL_MS = 3000
 /** How long a manager's join waits to become a Raft voter before it returns anyway. */
 const JOIN_VOTER_TIMEOUT_MS = 20_000
 
@@ -63,30 +61,31 @@ export class Agent {
   private phase: Phase = { kind: 'inactive' }
   private managerRole: Manager | null = null
   /** The dispatcher, orchestrator and scheduler, while this node is the Raft leader. */
-  private leaderServices: LeaderServices | null = null
+  private readonly duties: LeaderDuties
   /** Runs this node's tasks; one per membership. */
   private worker: Worker | null = null
-  private description: NodeDescription = hostDescription({ state: 'unavailable', message: 'not checked yet' })
-  private key: PrivateKey | null = null
-  private engineTimer: NodeJS.Timeout | null = null
-  private sessionTimer: NodeJS.Timeout | null = null
-  private sessionBusy = false
-  private engineChecked = false
+  private readonly engine: EngineWatch
+  private readonly session: SessionPoll
+  private key: NodeKey | null = null
   private stopped = false
   private readonly log: Logger
 
   constructor (readonly config: AgentConfig, private readonly deps: AgentDeps) {
     this.log = deps.logger.child('agent')
+    this.engine = new EngineWatch(deps.executor, deps.logger)
+    this.duties = new LeaderDuties({ logger: deps.logger, now: deps.now })
+    this.session = new SessionPoll({
+      membership: () => this.membership,
+      manager: () => this.manager,
+      act: async (m, action) => { await this.followSession(m, action) }
+    }, deps.logger)
   }
 
   /** Load the node key, look at the engine, and rejoin (or init/join as the flags say). */
   async start (): Promise<void> {
     this.key = await loadOrCreateNodeKey(this.config.dataDir)
-    await this.refreshEngine()
-    this.engineTimer = setInterval(() => { this.refreshEngine().catch(() => {}) }, ENGINE_REFRESH_MS)
-    this.engineTimer.unref()
-    this.sessionTimer = setInterval(() => { this.pollSession() }, SESSION_POLL_MS)
-    this.sessionTimer.unref()
+    await this.engine.start()
+    this.session.start()
     const state = await loadMembershipState(this.config.dataDir)
     if (state !== null) {
       if (this.config.start.kind !== 'wait') this.log.info('data dir holds a membership; rejoining it instead', { ignored: `--${this.config.start.kind}` })
@@ -108,29 +107,13 @@ export class Agent {
     else this.log.info('not part of a swarm; waiting for `swarm init` or `swarm join` on the socket')
   }
 
-  private async refreshEngine (): Promise<void> {
-    let next = await this.deps.executor.describe()
-    if (next.engine.state === 'unavailable' && this.engineChecked && this.description.engine.state === 'available') {
-      // One slow answer is not a dead engine: the worker fails every task of a node whose engine is
-      // down, so ask once more before saying so.
-      next = await this.deps.executor.describe()
-    }
-    const before = this.engineChecked ? this.description.engine.state : null
-    this.engineChecked = true
-    if (before !== next.engine.state) {
-      if (next.engine.state === 'available') this.log.info('engine available', { version: next.engine.version })
-      else this.log.warn('engine unavailable', { reason: next.engine.message })
-    }
-    this.description = next
-  }
-
   private membershipDeps (): MembershipDeps {
     if (this.key === null) throw new FlotillaError('internal', 'agent not started')
     return {
       dataDir: this.config.dataDir,
       privateKey: this.key,
       logger: this.deps.logger,
-      describe: () => this.description,
+      describe: () => this.engine.current,
       timing: this.config.timing,
       now: this.deps.now
     }
@@ -139,25 +122,13 @@ export class Agent {
   private managerDeps (membership: Membership): Parameters<typeof Manager.start>[0] {
     return {
       dataDir: this.config.dataDir, membership, logger: this.deps.logger, now: this.deps.now, random: osRandom, onFatal: this.deps.onFatal,
-      lead: mgr => this.lead(mgr)
-    }
-  }
-
-  private lead (mgr: Manager): LeaderRole {
-    const services = new LeaderServices({ store: mgr.store, propose: async cmd => { await mgr.propose(cmd) }, now: this.deps.now, logger: this.deps.logger })
-    services.start()
-    this.leaderServices = services
-    return {
-      stop: () => {
-        services.stop()
-        if (this.leaderServices === services) this.leaderServices = null
-      }
+      lead: mgr => this.duties.lead(mgr)
     }
   }
 
   /** The leader's dispatcher when this node leads, for the sessions other nodes open here. */
   get dispatcher (): LeaderServices['dispatcher'] | null {
-    return this.managerRole?.isLeader === true ? this.leaderServices?.dispatcher ?? null : null
+    return this.duties.dispatcherOf(this.managerRole)
   }
 
   /** Open this node's dispatcher session: in-process when it leads, else over libp2p to the leader. */
@@ -174,7 +145,7 @@ export class Agent {
       nodeId: m.nodeId,
       executor: this.deps.executor,
       connect: async handlers => await this.connectDispatcher(m, handlers),
-      describe: () => this.description,
+      describe: () => this.engine.current,
       logger: this.deps.logger,
       now: this.deps.now,
       onFatal: this.deps.onFatal
@@ -359,54 +330,32 @@ export class Agent {
     this.key = await loadOrCreateNodeKey(this.config.dataDir)
   }
 
-  /** Ask the leader about this node; follow a role change, a removal, and the list of removed nodes. */
-  private pollSession (): void {
-    const m = this.membership
-    if (m === null || this.sessionBusy || this.stopped) return
-    this.sessionBusy = true
-    const run = async (): Promise<void> => {
-      const local = this.managerRole
-      let answer
-      if (local !== null && local.isLeader) answer = local.sessionFor(m.nodeId)
-      else {
-        const leader = m.leaderHint()
-        if (leader === null || leader === m.nodeId) return
-        const res = await Manager.poll(m, leader)
-        if ('notLeader' in res) return
-        answer = res
+  /** Follow what the leader's session answer asks: leave when removed, take up or drop the manager role. */
+  private async followSession (m: Membership, action: Exclude<SessionAction, { kind: 'none' }>): Promise<void> {
+    if (action.kind === 'removed') {
+      this.log.warn('this node was removed from the swarm; leaving it')
+      this.phase = { kind: 'pending', op: 'leave' }
+      try {
+        await this.forget(m, async mm => { await mm.stop() })
+      } finally {
+        this.phase = { kind: 'inactive' }
       }
-      if (this.membership !== m) return
-      if (m.setRevoked(answer.revoked) || answer.node === null) {
-        this.log.warn('this node was removed from the swarm; leaving it')
-        this.phase = { kind: 'pending', op: 'leave' }
-        try {
-          await this.forget(m, async mm => { await mm.stop() })
-        } finally {
-          this.phase = { kind: 'inactive' }
-        }
-        return
-      }
-      if (answer.node.role !== m.role) {
-        const certificate = new Uint8Array(answer.node.certificate)
-        if (answer.node.role === 'manager') {
-          // Serve Raft before the heartbeats announce the manager certificate: the leader adds this
-          // node as a voter as soon as it sees that certificate, and a voter must answer at once.
-          this.log.info('promoted to manager')
-          this.managerRole ??= await Manager.start(this.managerDeps(m), { kind: 'join' })
-          await m.updateCertificate(certificate)
-        } else {
-          this.log.info('demoted to worker')
-          if (this.managerRole !== null) {
-            await this.managerRole.stop()
-            this.managerRole = null
-            await Manager.wipe(this.config.dataDir)
-          }
-          await m.updateCertificate(certificate)
-        }
+      return
+    }
+    if (action.role === 'manager') {
+      // Serve Raft before the heartbeats announce the manager certificate: the leader adds this
+      // node as a voter as soon as it sees that certificate, and a voter must answer at once.
+      this.log.info('promoted to manager')
+      this.managerRole ??= await Manager.start(this.managerDeps(m), { kind: 'join' })
+    } else {
+      this.log.info('demoted to worker')
+      if (this.managerRole !== null) {
+        await this.managerRole.stop()
+        this.managerRole = null
+        await Manager.wipe(this.config.dataDir)
       }
     }
-    run().catch((err: unknown) => { this.log.debug('session poll failed', { err: (err as Error).message }) })
-      .finally(() => { this.sessionBusy = false })
+    await m.updateCertificate(action.certificate)
   }
 
   /** The active membership, or null (inactive or pending). */
@@ -430,7 +379,7 @@ export class Agent {
   }
 
   get nodeDescription (): NodeDescription {
-    return this.description
+    return this.engine.current
   }
 
   /** The active membership or a 503 with Docker's words. */
@@ -445,8 +394,8 @@ export class Agent {
   /** Stop the agent; a membership stays on disk and is resumed at the next start. */
   async stop (): Promise<void> {
     this.stopped = true
-    if (this.engineTimer !== null) clearInterval(this.engineTimer)
-    if (this.sessionTimer !== null) clearInterval(this.sessionTimer)
+    this.engine.stop()
+    this.session.stop()
     const m = this.membership
     const mgr = this.managerRole
     this.phase = { kind: 'inactive' }

@@ -2,7 +2,7 @@ import { homedir, hostname as osHostname } from 'node:os'
 import { join } from 'node:path'
 import { FlotillaError, parseHostPort, DEFAULT_PORT, DEFAULT_TIMING, type HostPort, type MembershipTiming } from '../membership/index.js'
 import { dockerOptions } from '../tasks/index.js'
-import { LOG_LEVELS, type LogLevel } from './logger.js'
+import { LOG_LEVELS, type LogLevel } from '../membership/index.js'
 
 /** What the `agent` command (flags, then FLOTILLA_* variables) passes; every field optional. */
 export interface AgentInit {

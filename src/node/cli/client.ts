@@ -46,7 +46,7 @@ export async function call (socketPath: string, method: string, path: string, bo
         const status = res.statusCode ?? 0
         if (status >= 200 && status < 300) resolve({ status, body: parsed })
         else {
-          const msg = typeof parsed === 'object' && parsed !== null && 'message' in parsed ? String((parsed as { message: unknown }).message) : text
+          const msg = typeof parsed === 'object' && parsed !== null && 'message' in parsed ? String((parsed).message) : text
           reject(new CliError(msg))
         }
       })
@@ -77,7 +77,7 @@ export async function stream (socketPath: string, path: string, onChunk: (chunk:
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8')
-          try { reject(new CliError(String((JSON.parse(text) as { message?: unknown }).message ?? text))) } catch { reject(new CliError(text)) }
+          try { const m = (JSON.parse(text) as { message?: unknown }).message; reject(new CliError(typeof m === 'string' ? m : text)) } catch { reject(new CliError(text)) }
         })
         return
       }

@@ -191,7 +191,7 @@ function sameText (a: readonly string[]): string[] {
   return [...new Set(a)].sort()
 }
 
-function portId (p: { Protocol?: unknown, TargetPort?: unknown, PublishedPort?: unknown, PublishMode?: unknown }): string {
+function portId (p: { Protocol?: string, TargetPort?: number, PublishedPort?: number, PublishMode?: string }): string {
   return `${String(p.Protocol ?? 'tcp')}/${String(p.TargetPort)}/${String(p.PublishedPort ?? 0)}/${String(p.PublishMode ?? 'host')}`
 }
 

@@ -59,7 +59,7 @@ export const SwarmJoinSchema = z.object({
 export function parseBody<T extends z.ZodTypeAny> (schema: T, body: unknown, what: string): z.infer<T> {
   if (body === undefined) throw new FlotillaError('invalid-argument', `${what}: request body is empty; a JSON object is expected`)
   const r = schema.safeParse(body)
-  if (r.success) return r.data
+  if (r.success) return r.data as z.infer<T>
   const issue = r.error.issues[0]!
   const field = issue.path.length === 0 ? what : issue.path.join('.')
   throw new FlotillaError('invalid-argument', `invalid ${field}: ${issue.message}`)

@@ -310,7 +310,7 @@ function normalizeEndpointSpec (e: SpecInput['EndpointSpec']): NonNullable<Servi
   const out = compact({ ...e, Mode: mode === '' ? 'vip' : mode }) as Record<string, unknown>
   if (ports.length > 0) out.Ports = ports
   else delete out.Ports
-  return out as NonNullable<ServiceSpec['EndpointSpec']>
+  return out
 }
 
 /** What `parseServiceSpec` returns: the spec to store, and what create/update answer in `Warnings`. */
@@ -352,5 +352,5 @@ export function parseServiceSpec (body: unknown, name: () => string = randomServ
     EndpointSpec: normalizeEndpointSpec(s.EndpointSpec)
   }
   const warnings = NOT_APPLIED.filter(([path, isSet]) => isSet(at(spec, path))).map(([path]) => `${path} is stored but not applied by flotilla`)
-  return { spec: spec as unknown as ServiceSpec, warnings }
+  return { spec, warnings }
 }

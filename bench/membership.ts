@@ -177,7 +177,7 @@ async function runRepetition (n: number, rep: number, withIdle: boolean, live: L
     const [first, ...rest] = agents as [AgentProcess, ...AgentProcess[]]
     await Promise.all([first.start(['--init']), ...rest.map(async a => { await a.start([]) })])
     const upAt = performance.now()
-    const token = (await first.api('GET', '/swarm')).body.JoinTokens.Worker as string
+    const token = ((await first.api('GET', '/swarm')).body as { JoinTokens: { Worker: string } }).JoinTokens.Worker
     const joinAt = performance.now()
     await Promise.all(rest.map(async a => {
       const r = await a.api('POST', '/swarm/join', { RemoteAddrs: [first.addr], JoinToken: token, ListenAddr: a.addr }, 30_000)

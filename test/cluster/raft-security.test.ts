@@ -6,15 +6,15 @@ import type { PrivateKey } from '@libp2p/interface'
 import { P2PHost } from '../../src/membership/host.js'
 import { generateRootKeyPair, issueCertificate } from '../../src/membership/certificate.js'
 import { newObjectId } from '../../src/membership/ids.js'
+import { silentLogger } from '../../src/membership/logger.js'
 import { encode } from '../../src/membership/codec.js'
 import { TestCluster } from '../support/cluster.js'
 import { waitFor, type AgentProcess } from '../support/agent-process.js'
 
-const quiet = { debug () {}, info () {}, warn () {}, error () {}, child () { return quiet } }
 
 /** A libp2p peer using `key`, to speak the Raft protocol to an agent the way a node would. */
 async function peerWith (key: PrivateKey): Promise<P2PHost> {
-  return await P2PHost.start({ privateKey: key, listen: '/ip4/127.0.0.1/tcp/0', announce: '/ip4/127.0.0.1/tcp/1', logger: quiet })
+  return await P2PHost.start({ privateKey: key, listen: '/ip4/127.0.0.1/tcp/0', announce: '/ip4/127.0.0.1/tcp/1', logger: silentLogger })
 }
 
 function identityOf (agent: AgentProcess): { key: PrivateKey, cert: Uint8Array, clusterId: string } {

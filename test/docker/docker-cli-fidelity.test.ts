@@ -25,7 +25,6 @@ describe('docker CLI fidelity on a manager\'s and a worker\'s socket', () => {
   let cluster: TestCluster
   let manager: AgentProcess
   let w1: AgentProcess
-  let w2: AgentProcess
   let ids = new Map<string, string>()
   const extra: AgentProcess[] = []
   const docker = engine()
@@ -47,7 +46,7 @@ describe('docker CLI fidelity on a manager\'s and a worker\'s socket', () => {
     await requireEngine()
     await ensureTestImage()
     cluster = await TestCluster.start({ size: 3, managers: 1, hostnamePrefix: 'fid', logLevel: 'info' })
-    ;[manager, w1, w2] = cluster.agents as [AgentProcess, AgentProcess, AgentProcess]
+    ;[manager, w1] = cluster.agents as [AgentProcess, AgentProcess, AgentProcess]
     await cluster.waitForReady(3, 30_000)
     ids = await cluster.nodeIds()
   }, 90_000)

@@ -85,7 +85,7 @@ describe('dockerode against flotilla agents', () => {
       const managers = await d.listNodes({ filters: JSON.stringify({ role: ['manager'] }) })
       expect(managers.map((n: any) => n.Description.Hostname)).toEqual(['dode-1'])
       const w = nodes.find((n: any) => n.Description.Hostname === 'dode-2')!
-      const byId = await d.getNode(w.ID!).inspect()
+      const byId = await d.getNode(w.ID).inspect()
       const byName = await d.getNode('dode-2').inspect()
       expect(byName.ID).toBe(byId.ID)
       expect(byId.Status.State).toBe('ready')
@@ -96,7 +96,8 @@ describe('dockerode against flotilla agents', () => {
   it('getNode().update sets availability and labels at the version read; a stale version is a 409', async () => {
     for (const [, d] of both()) {
       const n = await d.getNode('dode-3').inspect()
-      await d.getNode(n.ID).update({ version: n.Version.Index, ...n.Spec, Availability: 'drain', Labels: { zone: 'b' } })
+      // @types/dockerode types Node.update as returning nothing; without a callback it returns a promise.
+      await (d.getNode(n.ID).update({ version: n.Version.Index, ...n.Spec, Availability: 'drain', Labels: { zone: 'b' } }) as unknown as Promise<void>)
       const after = await d.getNode('dode-3').inspect()
       expect(after.Spec).toEqual({ Labels: { zone: 'b' }, Role: 'worker', Availability: 'drain' })
       expect(await status(d.getNode(n.ID).update({ version: n.Version.Index, ...n.Spec }))).toBe(409)
@@ -107,7 +108,7 @@ describe('dockerode against flotilla agents', () => {
   it('createService, listServices, getService().inspect/update/remove, listTasks, getTask().inspect', async () => {
     for (const [where, d] of both()) {
       const name = `dode-${where}`
-      const created = await d.createService(serviceSpec(name, { replicas: 2 }) as any)
+      const created = await d.createService(serviceSpec(name, { replicas: 2 }))
       expect(created.ID ?? created.id).toMatch(/^[0-9a-z]{25}$/)
       const id: string = created.ID ?? created.id
       expect(await status(d.createService(serviceSpec(name) as any))).toBe(409)

@@ -167,7 +167,7 @@ describe('service logs on 3 agents', () => {
   it('dockerode getService(id).logs returns the multiplexed buffer, the same on a worker and the manager', async () => {
     const tasks = await runningTasks()
     for (const a of [w2, manager]) {
-      const buf = await new Docker({ socketPath: a.socket, timeout: 10_000 }).getService(serviceId).logs({ stdout: true, stderr: true, follow: false, details: true, tail: 2 } as any) as unknown as Buffer
+      const buf = await (new Docker({ socketPath: a.socket, timeout: 10_000 }).getService(serviceId).logs({ stdout: true, stderr: true, follow: false, details: true, tail: 2 } as any) as unknown as Promise<Buffer>)
       expect(Buffer.isBuffer(buf)).toBe(true)
       const frames = new MuxParser().push(buf)
       expect(new Set(frames.map(f => f.stream))).toEqual(new Set([1, 2]))

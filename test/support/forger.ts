@@ -4,10 +4,10 @@ import { P2PHost } from '../../src/membership/host.js'
 import { encodeHeartbeat, type Heartbeat } from '../../src/membership/heartbeat.js'
 import { generateRootKeyPair, issueCertificate } from '../../src/membership/certificate.js'
 import { newObjectId } from '../../src/membership/ids.js'
+import { silentLogger } from '../../src/membership/logger.js'
 import { toMultiaddr, parseHostPort } from '../../src/membership/addr.js'
 import { waitFor } from './agent-process.js'
 
-const quiet = { debug () {}, info () {}, warn () {}, error () {}, child () { return quiet } }
 
 export interface ForgeOptions {
   /** ip:port of a member to connect to. */
@@ -26,7 +26,7 @@ export interface ForgeOptions {
  */
 export async function forgeHeartbeats (opts: ForgeOptions): Promise<number> {
   const key = await generateKeyPair('Ed25519') as unknown as PrivateKey
-  const host = await P2PHost.start({ privateKey: key, listen: '/ip4/127.0.0.1/tcp/0', announce: '/ip4/127.0.0.1/tcp/1', logger: quiet })
+  const host = await P2PHost.start({ privateKey: key, listen: '/ip4/127.0.0.1/tcp/0', announce: '/ip4/127.0.0.1/tcp/1', logger: silentLogger })
   try {
     const topic = `/flotilla/${opts.clusterId}/heartbeat/1`
     host.subscribe(topic)

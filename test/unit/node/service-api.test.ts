@@ -279,7 +279,7 @@ describe('stored services', () => {
   it('hold what the orchestrator reads: spec, name, endpoint ports', async () => {
     const h = harness()
     const id = await create(h, 'web', { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'on-failure', Delay: 0 } } })
-    const s: ServiceObject = h.state().services.get(id)!
+    const s: ServiceObject = h.state().services.get(id)
     expect(s.spec.TaskTemplate).toEqual({ ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'on-failure', Delay: 0 }, ForceUpdate: 0 })
     expect(s.spec.Mode).toEqual({ Replicated: { Replicas: 2 } })
     expect(s.endpoint.ports).toEqual([])

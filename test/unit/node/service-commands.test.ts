@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { listenControlSocket } from '../../../src/node/control/http-server.js'
-import { createLogger } from '../../../src/node/logger.js'
+import { createLogger } from '../../../src/membership/index.js'
 import { addServiceCommands, type ServiceCliIo } from '../../../src/node/cli/service-commands.js'
 import { harness, type Harness } from './service-harness.js'
 
@@ -48,7 +48,7 @@ describe('flotilla service', () => {
     return { out, err }
   }
 
-  const only = (h: Harness): Record<string, any> => [...h.state().services.values()][0]!.spec as unknown as Record<string, any>
+  const only = (h: Harness): Record<string, any> => [...h.state().services.values()][0]!.spec
 
   it('creates a service from docker\'s flags; options after the image belong to the command', async () => {
     const { out } = await run(['service', 'create', '--detach', '--name', 'web', '-p', '8080:80', '-e', 'A=1', '--env', 'HOME',

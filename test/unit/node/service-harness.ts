@@ -6,7 +6,7 @@
 import { FlotillaError } from '../../../src/membership/errors.js'
 import { applyCommand } from '../../../src/election/state/apply.js'
 import type { Command } from '../../../src/election/state/commands.js'
-import { EMPTY_STATE, UNKNOWN_NODE_STATUS, type NodeObject, type StoreState } from '../../../src/election/state/objects.js'
+import { EMPTY_STATE, UNKNOWN_NODE_STATUS, type NodeObject, type StoreState } from '../../../src/election/index.js'
 import type { TaskObject } from '../../../src/tasks/orchestrator/types.js'
 import { findNode } from '../../../src/node/control/api.js'
 import { errorResponse, type ApiHandler, type ApiRequest, type ApiResponse } from '../../../src/node/control/http-server.js'

@@ -22,7 +22,7 @@ describe('durability', () => {
     const dir = await dirs.make()
     const { storage } = await RaftStorage.open(dir)
     const proto = await fileHandlePrototype(dir)
-    const realSync = proto.sync // eslint-disable-line @typescript-eslint/unbound-method
+    const realSync = proto.sync  
     const events: string[] = []
     let release!: () => void
     const gate = new Promise<void>(resolve => { release = resolve })

@@ -7,12 +7,10 @@ import { ClusterStore } from '../../../../src/election/index.js'
 import { check } from '../../../../src/election/manager.js'
 import { secretDigest } from '../../../../src/election/state/apply.js'
 import type { Command, StoreState } from '../../../../src/election/index.js'
-import type { NodeDescription } from '../../../../src/membership/index.js'
+import { silentLogger, type NodeDescription } from '../../../../src/membership/index.js'
 import type { LeaderDeps } from '../../../../src/tasks/index.js'
 
-export const quietLogger = {
-  child: () => quietLogger, debug: () => {}, info: () => {}, warn: () => {}, error: () => {}
-} as unknown as LeaderDeps['logger']
+export const quietLogger = silentLogger
 
 export function description (over: Partial<NodeDescription> = {}): NodeDescription {
   return { os: 'linux', arch: 'x86_64', nanoCpus: 2e9, memoryBytes: 4 * 2 ** 30, engine: { state: 'available', version: '20.10', labels: {} }, ...over }

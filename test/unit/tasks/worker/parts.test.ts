@@ -119,7 +119,7 @@ function scriptedController (): Scripted {
     inFlight++
     if (inFlight > 1) throw new Error('two calls in flight')
     try {
-      await new Promise<void>((resolve, reject) => { pending.push(err => { err === undefined ? resolve() : reject(err) }) })
+      await new Promise<void>((resolve, reject) => { pending.push(err => { if (err === undefined) resolve(); else reject(err) }) })
     } finally {
       inFlight--
     }

@@ -4,6 +4,7 @@ import type { ConfChange, Entry, HardState, Message, RaftConfig, RaftId, RaftIni
 import type { RaftStorage } from './storage/index.js'
 import type { RaftTransport } from './transport.js'
 import type { StateMachine } from './state-machine.js'
+import { NotLeaderError } from './errors.js'
 
 /** Timing of the managers' Raft, in ticks of `tickMs`. */
 export interface RaftTiming {
@@ -17,6 +18,12 @@ export interface RaftTiming {
  * is replaced in about a second (Docker's swarm: 1 s ticks, election tick 10, so 10–20 s).
  */
 export const DEFAULT_RAFT_TIMING: RaftTiming = Object.freeze({ tickMs: 100, electionTicks: 6, heartbeatTicks: 1 })
+
+/**
+ * What a proposal's client is told when this leader stepped down before the entry committed: the entry
+ * may have reached a majority and be committed by the next leader, or be lost with this term.
+ */
+export const LOST_LEADERSHIP = 'this manager lost its leadership before the write committed (it could not hear from a quorum of managers); the write may still be applied by the next leader: inspect before retrying'
 
 /** What an operator can do when writes time out for want of a quorum. */
 export const QUORUM_HINT = 'a majority of managers must be up; if they are lost for good, run `flotilla swarm init --force-new-cluster` on a surviving manager'
@@ -169,6 +176,7 @@ export class RaftNode<C, R> {
     const s = rd.softState
     if (s.leader !== this.soft.leader || s.role !== this.soft.role || s.term !== this.soft.term) {
       const leaderChanged = s.leader !== this.soft.leader
+      if (this.soft.role === 'leader' && s.role !== 'leader') this.abandonLeadership()
       this.soft = s
       if (leaderChanged) this.log.info('leader changed', { leader: s.leader ?? 'none', term: s.term, role: s.role })
       for (const l of this.leaderListeners) l(s)
@@ -190,7 +198,7 @@ export class RaftNode<C, R> {
       this.pending.delete(e.index)
       clearTimeout(p.timer)
       if (p.term === e.term) p.resolve(result)
-      else p.reject(new FlotillaError('unavailable', 'leadership changed before the write committed; it was not applied', { retryable: true }))
+      else p.reject(new NotLeaderError('leadership changed before the write committed; it was not applied'))
     }
   }
 
@@ -212,7 +220,25 @@ export class RaftNode<C, R> {
   }
 
   private notLeader (): FlotillaError {
-    return new FlotillaError('unavailable', 'this manager is not the leader', { retryable: true })
+    return new NotLeaderError()
+  }
+
+  /**
+   * This node stepped down (CheckQuorum, a higher term, its own removal): its read barriers can no
+   * longer be confirmed (nothing read yet, so they may go to the next leader), and its proposals are
+   * answered now rather than at their timeout, with an outcome that only the next leader can settle.
+   */
+  private abandonLeadership (): void {
+    for (const [id, r] of this.reads) {
+      clearTimeout(r.timer)
+      r.reject(new NotLeaderError('this manager lost its leadership before the read was confirmed'))
+      this.reads.delete(id)
+    }
+    for (const [index, p] of this.pending) {
+      clearTimeout(p.timer)
+      p.reject(new FlotillaError('unavailable', LOST_LEADERSHIP, { retryable: false, hint: QUORUM_HINT }))
+      this.pending.delete(index)
+    }
   }
 
   /**

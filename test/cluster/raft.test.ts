@@ -111,9 +111,10 @@ describe('managers elect a leader (3 managers + 1 worker)', () => {
     const t0 = Date.now()
     const failed = await rotateThrough(worker())
     expect(failed.status).toBe(503)
-    expect(failed.body.message).toMatch(/no Raft leader could serve this within 10 s|a majority of managers may be unreachable/)
+    // The worker reaches 1 of the 3 managers: it says so at once instead of waiting out the 10 s.
+    expect(failed.body.message).toMatch(/no Raft leader: this node reaches 1 of 3 managers, fewer than the 2 a quorum needs \(unreachable: [^)]+\); nothing was changed/)
     expect(failed.body.message).toMatch(/force-new-cluster/)
-    expect(Date.now() - t0).toBeLessThan(25_000)
+    expect(Date.now() - t0).toBeLessThan(10_000)
 
     const forced = await survivor!.api('POST', '/swarm/init', { ForceNewCluster: true })
     expect(forced.status, JSON.stringify(forced.body)).toBe(200)

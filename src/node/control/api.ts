@@ -1,12 +1,12 @@
 import { FlotillaError, fromMultiaddr, parseHostPort, DEFAULT_PORT, newTokenSecret, type HostPort, type Member } from '../../membership/index.js'
-import { PROPOSAL_TIMEOUT_MS, QUORUM_HINT, type Manager, type NodeObject } from '../../election/index.js'
+import type { Manager, NodeObject } from '../../election/index.js'
 import type { Agent } from '../agent.js'
 import { errorResponse, parseJson, type ApiHandler, type ApiRequest, type ApiResponse } from './http-server.js'
 import { Router } from './router.js'
 import { SwarmInitSchema, SwarmJoinSchema, SwarmSpecSchema, labelMatches, normalizeSwarmSpec, parseBody, parseFilters, queryFlag } from './schemas.js'
 import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
-import { forwardCall, RETRY_HEADER } from './forward.js'
+import { clusterCall } from './cluster-call.js'
 import { addServiceRoutes } from './service-api.js'
 import { JoinTokenShim } from './join-token-shim.js'
 import { addLogRoutes } from './logs-api.js'
@@ -69,11 +69,6 @@ function advertiseOf (raw: string | undefined, listen: HostPort | undefined, age
   return parseHostPort(raw, 'AdvertiseAddr', (listen ?? agent.config.listen).port)
 }
 
-/** A refusal that tells a forwarding node to try again (elsewhere, or once a leader exists). */
-function retryElsewhere (message: string): ApiResponse {
-  return { status: 503, json: { message }, headers: { [RETRY_HEADER]: '1' } }
-}
-
 /** The control socket's API: Docker's swarm, node, service, task and system endpoints, served from `agent`. */
 export function controlApi (agent: Agent): ApiHandler {
   const liveness = (id: string): Member | undefined => agent.membership?.member(id)
@@ -87,51 +82,8 @@ export function controlApi (agent: Agent): ApiHandler {
     return a === null ? null : `${a.ip}:${a.port}`
   }
 
-  /**
-   * Serve a cluster-scoped call here if this node is the leader, else forward it to the leader,
-   * retrying for up to 10 s while there is no reachable leader. `write` calls skip the read barrier.
-   */
-  const cluster = async (req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> => {
-    const m = agent.requireMembership()
-    // As SwarmKit's managers do, only the leader serves the cluster API: reads there are linearizable
-    // (ReadIndex), and a read through any node sees the writes acknowledged before it.
-    const leaderHere = (): Manager | null => {
-      const mgr = agent.manager
-      return mgr !== null && mgr.isLeader && mgr.store.state.cluster !== null ? mgr : null
-    }
-    const serve = async (mgr: Manager): Promise<ApiResponse> => {
-      if (!write) await mgr.readBarrier()
-      return await local(mgr)
-    }
-    const here = leaderHere()
-    if (here !== null) return await serve(here)
-    if (req.forwarded === true) return retryElsewhere('this manager is not the leader')
-    const deadline = Date.now() + PROPOSAL_TIMEOUT_MS
-    let last = 'no manager is reachable'
-    for (;;) {
-      // This node may itself win the election while the call waits.
-      const became = leaderHere()
-      if (became !== null) return await serve(became)
-      const target = agent.manager?.leaderId ?? m.leaderHint()
-      if (target !== null && target !== m.nodeId) {
-        try {
-          const res = await forwardCall(m, target, req)
-          if (res.headers?.[RETRY_HEADER] === undefined) return res
-          last = typeof (res.json as { message?: unknown } | undefined)?.message === 'string' ? (res.json as { message: string }).message : 'retry'
-        } catch (err) {
-          last = (err as Error).message
-        }
-      }
-      if (Date.now() > deadline) {
-        const managers = m.members().filter(x => x.role === 'manager')
-        const up = managers.filter(x => x.liveness === 'ready').length
-        throw new FlotillaError('unavailable', `no Raft leader could serve this within 10 s (${up} of ${managers.length} managers reachable; last error: ${last}); nothing was changed`, {
-          retryable: true, hint: QUORUM_HINT
-        })
-      }
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-  }
+  const cluster = async (req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> =>
+    await clusterCall(agent, req, write, local)
 
   const pingHeaders = (): Record<string, string> => {
     const m = agent.membership

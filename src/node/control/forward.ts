@@ -24,10 +24,27 @@ export async function serveForwardedCalls (membership: Membership, handler: ApiH
   })
 }
 
-/** Send one call to node `target` and return its answer as if served here. */
+/** The call never left this node (the leader could not be dialled): sending it again is safe. */
+export class ForwardNotSentError extends FlotillaError {
+  constructor (target: string, cause: unknown) {
+    super('unavailable', `could not reach node ${target}: ${(cause as Error).message}`, { retryable: true, cause })
+    this.name = 'ForwardNotSentError'
+  }
+}
+
+/**
+ * Send one call to node `target` and return its answer as if served here. Throws ForwardNotSentError
+ * when the stream could not be opened; any later failure leaves the call's outcome unknown (the target
+ * may have applied it), and is thrown as it came.
+ */
 export async function forwardCall (membership: Membership, target: string, req: ApiRequest): Promise<ApiResponse> {
   const signal = AbortSignal.timeout(CALL_TIMEOUT_MS)
-  const stream = await membership.dialMember(target, API_PROTOCOL, MAX_API_FRAME, signal)
+  let stream
+  try {
+    stream = await membership.dialMember(target, API_PROTOCOL, MAX_API_FRAME, signal)
+  } catch (err) {
+    throw new ForwardNotSentError(target, err)
+  }
   try {
     await stream.write({ method: req.method, path: req.path, query: req.query.toString(), body: new Uint8Array(req.body) }, signal)
     const r = await stream.read(signal)

@@ -95,9 +95,16 @@ export interface AgentOptions {
   readonly args?: readonly string[]
   readonly dockerHost?: string
   readonly logLevel?: string
+  /** The IPv4 address the agent listens on and advertises (`--listen-addr`/`--advertise-addr IP:port`); default 127.0.0.1, advertised implicitly. */
+  readonly listenIp?: string
+  /**
+   * A command and arguments that run the agent's `node …` command line, e.g. `['ip', 'netns', 'exec', NS]`.
+   * It must exec (not fork) its argument, so that `pid` is node's and signals (SIGSTOP, SIGKILL) reach the agent.
+   */
+  readonly launchPrefix?: readonly string[]
 }
 
-/** A real agent process on 127.0.0.1, with its own port, data dir, socket and hostname. */
+/** A real agent process with its own address, port, data dir, socket and hostname (127.0.0.1 unless `listenIp`). */
 export class AgentProcess {
   readonly dataDir: string
   readonly socket: string
@@ -109,7 +116,7 @@ export class AgentProcess {
   constructor (readonly opts: AgentOptions) {
     this.dataDir = join(opts.baseDir, opts.hostname)
     this.socket = join(this.dataDir, 'flotilla.sock')
-    this.addr = `127.0.0.1:${opts.port}`
+    this.addr = `${opts.listenIp ?? '127.0.0.1'}:${opts.port}`
     mkdirSync(this.dataDir, { recursive: true })
   }
 
@@ -124,6 +131,7 @@ export class AgentProcess {
       '--data-dir', this.dataDir,
       '--socket', this.socket,
       '--listen-addr', this.addr,
+      ...(this.opts.listenIp === undefined ? [] : ['--advertise-addr', this.addr]),
       '--hostname', this.opts.hostname,
       '--log-level', this.opts.logLevel ?? 'debug',
       ...(this.opts.dockerHost === undefined ? [] : ['--docker-host', this.opts.dockerHost]),
@@ -131,7 +139,8 @@ export class AgentProcess {
     ]
     // Only this agent's own settings: no FLOTILLA_* variable of the test runner's leaks in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOTILLA_')))
-    const child = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+    const [cmd, ...prefixArgs] = [...(this.opts.launchPrefix ?? []), NODE]
+    const child = spawn(cmd, [...prefixArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
     this.child = child
     child.stdout.setEncoding('utf8').on('data', (c: string) => { this.logs += c })
     child.stderr.setEncoding('utf8').on('data', (c: string) => { this.logs += c })

@@ -1,0 +1,60 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { run } from './commands.js'
+import type { BedTools } from './prerequisites.js'
+
+/**
+ * The bed's own iptables chains in each host's netns, jumped to first from INPUT and OUTPUT (filter
+ * table). Faults add DROP rules only to these, so dockerd's rules (FORWARD, nat) and the bed's never
+ * meet, and deleting a rule restores exactly what was there before.
+ */
+export const FAULT_CHAIN_IN = 'FLB-FAULT-IN'
+export const FAULT_CHAIN_OUT = 'FLB-FAULT-OUT'
+
+const IPTABLES_TIMEOUT_MS = 10_000
+
+/** One iptables rule in one netns: `iptables -A chain …spec` to add it, `-D` to remove it. */
+export interface FirewallRule {
+  readonly netns: string
+  readonly chain: typeof FAULT_CHAIN_IN | typeof FAULT_CHAIN_OUT
+  readonly spec: readonly string[]
+}
+
+/**
+ * Create the fault chains in `netns` and hook them first into INPUT and OUTPUT, by one iptables-restore
+ * of a rules file it writes in `scratchDir`.
+ */
+export async function installFaultChains (tools: BedTools, netns: string, scratchDir: string): Promise<void> {
+  const rules = [
+    '*filter',
+    `:${FAULT_CHAIN_IN} - [0:0]`,
+    `:${FAULT_CHAIN_OUT} - [0:0]`,
+    `-I INPUT 1 -j ${FAULT_CHAIN_IN}`,
+    `-I OUTPUT 1 -j ${FAULT_CHAIN_OUT}`,
+    'COMMIT',
+    ''
+  ].join('\n')
+  const file = join(scratchDir, 'fault-chains.rules')
+  writeFileSync(file, rules)
+  await run(tools.ip, ['netns', 'exec', netns, tools.iptablesRestore, '--noflush', file], { timeoutMs: IPTABLES_TIMEOUT_MS })
+}
+
+/** Add `rule` (appended to its chain). */
+export async function addRule (tools: BedTools, rule: FirewallRule): Promise<void> {
+  await run(tools.ip, ['netns', 'exec', rule.netns, tools.iptables, '-w', '5', '-A', rule.chain, ...rule.spec], { timeoutMs: IPTABLES_TIMEOUT_MS })
+}
+
+/** Remove `rule`; a rule (or netns) that is already gone is not an error. */
+export async function removeRule (tools: BedTools, rule: FirewallRule): Promise<void> {
+  await run(tools.ip, ['netns', 'exec', rule.netns, tools.iptables, '-w', '5', '-D', rule.chain, ...rule.spec], { timeoutMs: IPTABLES_TIMEOUT_MS, allowFailure: true })
+}
+
+/** The rules of both fault chains in `netns`, as `iptables -S` prints them (for tests and diagnostics). */
+export async function listFaultRules (tools: BedTools, netns: string): Promise<string[]> {
+  const lines: string[] = []
+  for (const chain of [FAULT_CHAIN_IN, FAULT_CHAIN_OUT]) {
+    const out = await run(tools.ip, ['netns', 'exec', netns, tools.iptables, '-w', '5', '-S', chain], { timeoutMs: IPTABLES_TIMEOUT_MS })
+    lines.push(...out.stdout.split('\n').filter(l => l.startsWith('-A ')))
+  }
+  return lines
+}

@@ -14,7 +14,7 @@ import { Reconciler } from './reconciler.js'
 import { ClusterStore } from './state/store.js'
 import { secretDigest, type ApplyResult } from './state/apply.js'
 import type { Command } from './state/commands.js'
-import { UNKNOWN_NODE_STATUS, type NodeObject } from './objects/index.js'
+import { UNKNOWN_NODE_STATUS, type AddressPool, type NetworkObject, type NodeObject } from './objects/index.js'
 
 export const SESSION_PROTOCOL = '/flotilla/session/1.0.0'
 
@@ -26,6 +26,9 @@ export interface ClusterMaterial {
   readonly spec: Readonly<Record<string, unknown>>
   /** The first manager's node object (its certificate already issued). */
   readonly node: Omit<NodeObject, 'version'>
+  readonly addressPool: AddressPool
+  /** The networks the cluster starts with: the ingress network. */
+  readonly networks: ReadonlyArray<Omit<NetworkObject, 'version'>>
 }
 
 export type ManagerStart =
@@ -135,7 +138,9 @@ export class Manager {
     reconciler.start()
     deps.membership.setAuthority({ admit: async req => await m.admit(req) })
     if (how.kind === 'init') {
-      await m.proposeWhenLeader({ op: 'cluster.init', cluster: { ...how.material, id: how.material.clusterId, createdAtMs: deps.now(), updatedAtMs: deps.now() }, node: how.material.node })
+      const { clusterId, root, secrets, spec, addressPool, node, networks } = how.material
+      const cluster = { id: clusterId, root, secrets, spec, addressPool, createdAtMs: deps.now(), updatedAtMs: deps.now() }
+      await m.proposeWhenLeader({ op: 'cluster.init', cluster, node, networks })
     }
     if (how.kind === 'force-new-cluster') m.log.warn('forced a new cluster from this manager\'s state: it is the only manager now')
     return m

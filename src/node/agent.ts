@@ -4,8 +4,8 @@ import {
   defaultAdvertiseIp, isUnspecified, newObjectId, generateRootKeyPair, issueCertificate, newTokenSecret,
   type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps, type NodeKey
 } from '../membership/index.js'
-import { Manager, UNKNOWN_NODE_STATUS } from '../election/index.js'
-import { Worker, connectLocal, connectRemote, type DispatcherLink, type Executor, type LinkHandlers, type LeaderServices } from '../tasks/index.js'
+import { DEFAULT_ADDRESS_POOL, Manager, UNKNOWN_NODE_STATUS, type AddressPool } from '../election/index.js'
+import { Worker, allocateNetwork, checkAddressPool, connectLocal, connectRemote, ingressSpec, type DispatcherLink, type Executor, type LinkHandlers, type LeaderServices } from '../tasks/index.js'
 import type { AgentConfig } from './config.js'
 import { normalizeSwarmSpec } from './control/schemas.js'
 import { EngineWatch } from './engine-watch.js'
@@ -30,6 +30,8 @@ export interface InitRequest {
   readonly listen?: HostPort
   readonly advertise?: HostPort
   readonly spec: Readonly<Record<string, unknown>>
+  /** Where overlay networks' subnets come from; Docker's defaults (10.0.0.0/8 in /24s) when absent. */
+  readonly addressPool?: AddressPool
 }
 
 export interface JoinRequest {
@@ -186,6 +188,7 @@ export class Agent {
   /** `swarm init`: this node becomes a new cluster's first manager and Raft leader. Returns its node ID. */
   async init (req: InitRequest): Promise<string> {
     const addrs = this.addresses(req.listen, req.advertise)
+    const addressPool = checkAddressPool(req.addressPool ?? DEFAULT_ADDRESS_POOL)
     const m = await this.transition('init', async () => {
       const deps = this.membershipDeps()
       const host = await Membership.startHost(deps, addrs)
@@ -194,6 +197,7 @@ export class Agent {
       const root = generateRootKeyPair()
       const now = this.deps.now()
       const certificate = issueCertificate(root, { clusterId, nodeId, peerId: host.peerId, role: 'manager', issuedAtMs: now })
+      const ingress = allocateNetwork(ingressSpec(), newObjectId(), [], addressPool, now)
       const membership = await Membership.create(deps, host, addrs, { clusterId, rootPublicKeyDer: root.publicKeyDer, certificate, members: [] })
       try {
         this.managerRole = await Manager.start(this.managerDeps(membership), {
@@ -203,6 +207,8 @@ export class Agent {
             root,
             secrets: { worker: newTokenSecret(), manager: newTokenSecret() },
             spec: req.spec,
+            addressPool,
+            networks: [ingress],
             node: { id: nodeId, peerId: host.peerId, hostname: addrs.hostname, spec: { role: 'manager', availability: 'active', labels: {} }, certificate, status: UNKNOWN_NODE_STATUS, description: null, createdAtMs: now, updatedAtMs: now }
           }
         })

@@ -7,6 +7,7 @@ import { CliError, socketPathOf } from './cli/client.js'
 import { addSwarmCommands } from './cli/swarm-commands.js'
 import { addNodeCommands } from './cli/node-commands.js'
 import { addServiceCommands } from './cli/service-commands.js'
+import { addNetworkCommands } from './cli/network-commands.js'
 
 const out = (s: string): void => { process.stdout.write(s) }
 const err = (s: string): void => { process.stderr.write(s) }
@@ -76,6 +77,7 @@ function program (): Command {
   addSwarmCommands(p, socket, out)
   addNodeCommands(p, socket, out)
   addServiceCommands(p, socket, out)
+  addNetworkCommands(p, socket, out)
   return p
 }
 

@@ -46,6 +46,14 @@ export interface TaskTemplate {
   readonly Placement?: Placement
   /** A counter bumped to force a rolling update without other changes; read by the updater (not here). */
   readonly ForceUpdate?: number
+  /** The overlay networks the service's tasks attach to (Docker's NetworkAttachmentConfig); `Target` is a network ID. */
+  readonly Networks?: readonly NetworkAttachmentConfig[]
+}
+
+/** One network a service's tasks attach to, with the extra names the service answers to there. */
+export interface NetworkAttachmentConfig {
+  readonly Target: string
+  readonly Aliases?: readonly string[]
 }
 
 /** Docker's ServiceMode: `{ Replicated: { Replicas } }` or `{ Global: {} }`. */

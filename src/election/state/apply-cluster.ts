@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Command } from './commands.js'
-import type { NodeObject, StoreState } from '../objects/index.js'
+import { DEFAULT_ADDRESS_POOL, type NodeObject, type StoreState } from '../objects/index.js'
 import { refuse, type Applied } from './applied.js'
 
 type ClusterCommand = Extract<Command, { op: 'cluster.init' | 'node.admit' | 'node.update' | 'node.certificate' | 'node.remove' | 'cluster.update' }>
@@ -27,10 +27,13 @@ export function applyClusterCommand (state: StoreState, index: number, cmd: Clus
       if (state.cluster !== null) return refuse(state, index, 'conflict', 'the cluster is already initialized')
       const nodes = new Map(state.nodes)
       nodes.set(cmd.node.id, { ...cmd.node, version: index })
+      const networks = new Map(state.networks)
+      for (const n of cmd.networks ?? []) networks.set(n.id, { ...n, version: index })
       return {
-        state: { ...state, index, cluster: { ...cmd.cluster, version: index }, nodes },
+        // Entries written before address pools existed carry none: Docker's defaults.
+        state: { ...state, index, cluster: { ...cmd.cluster, addressPool: cmd.cluster.addressPool ?? DEFAULT_ADDRESS_POOL, version: index }, nodes, networks },
         result: { ok: true },
-        events: [{ kind: 'cluster', id: cmd.cluster.id }, { kind: 'node-added', id: cmd.node.id }]
+        events: [{ kind: 'cluster', id: cmd.cluster.id }, { kind: 'node-added', id: cmd.node.id }, ...(cmd.networks ?? []).map(n => ({ kind: 'network' as const, id: n.id }))]
       }
     }
     case 'node.admit': {

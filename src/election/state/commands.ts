@@ -1,7 +1,7 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError, type NodeDescription, type NodeRole } from '../../membership/index.js'
 import type {
-  AllocatedPort, ClusterObject, NewTask, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskDeletion, TaskState, TaskUpdate, UpdateStatus
+  AllocatedPort, ClusterObject, NetworkObject, NewTask, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskDeletion, TaskState, TaskUpdate, UpdateStatus
 } from '../objects/index.js'
 
 /** The scheduler's decision for one task: a node, or why none (the pending task's message). */
@@ -26,7 +26,8 @@ export interface TaskReport {
  * result. Version checks (`version`) make updates fail cleanly on a stale read, as Docker's `?version=`.
  */
 export type Command =
-  | { readonly op: 'cluster.init', readonly cluster: Omit<ClusterObject, 'version'>, readonly node: Omit<NodeObject, 'version'> }
+  /** `networks`: those a new cluster starts with (the ingress network). */
+  | { readonly op: 'cluster.init', readonly cluster: Omit<ClusterObject, 'version'>, readonly node: Omit<NodeObject, 'version'>, readonly networks?: ReadonlyArray<Omit<NetworkObject, 'version'>> }
   /** Admit a joiner whose secret matched `role`'s token: `secretDigest` is re-checked at apply, so a token rotated meanwhile refuses it. */
   | { readonly op: 'node.admit', readonly node: Omit<NodeObject, 'version'>, readonly secretDigest: string }
   | { readonly op: 'node.update', readonly id: string, readonly version: number, readonly spec: NodeSpec, readonly nowMs: number }
@@ -35,6 +36,10 @@ export type Command =
   | { readonly op: 'cluster.update', readonly version: number, readonly spec: Readonly<Record<string, unknown>>, readonly secrets: { readonly worker: string, readonly manager: string }, readonly nowMs: number }
   /** The dispatcher's view of a node: ready (with what its executor describes) or down. */
   | { readonly op: 'node.status', readonly id: string, readonly state: 'ready' | 'down', readonly message: string, readonly description: NodeDescription | null, readonly nowMs: number }
+  /** A network with its allocated subnet and VXLAN ID; name, subnet and VXLAN ID are re-checked at apply. */
+  | { readonly op: 'network.create', readonly network: Omit<NetworkObject, 'version'> }
+  /** Refused while a service attaches to the network. */
+  | { readonly op: 'network.remove', readonly id: string, readonly nowMs: number }
   /** Names and published ports are re-checked at apply: of two racing creates, the second is refused. */
   | { readonly op: 'service.create', readonly service: Omit<ServiceObject, 'version'> }
   /**

@@ -1,6 +1,6 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError } from '../../membership/index.js'
-import { UNKNOWN_NODE_STATUS, type ClusterObject, type NodeObject, type RevokedNode, type ServiceObject, type StoreState, type TaskObject } from '../objects/index.js'
+import { DEFAULT_ADDRESS_POOL, UNKNOWN_NODE_STATUS, type ClusterObject, type NetworkObject, type NodeObject, type RevokedNode, type ServiceObject, type StoreState, type TaskObject } from '../objects/index.js'
 
 /** The store as Raft snapshot data: msgpack of plain arrays (Maps do not survive every codec). */
 export function encodeStore (state: StoreState): Uint8Array {
@@ -11,7 +11,8 @@ export function encodeStore (state: StoreState): Uint8Array {
     nodes: [...state.nodes.values()],
     revoked: [...state.revoked.values()],
     services: [...state.services.values()],
-    tasks: [...state.tasks.values()]
+    tasks: [...state.tasks.values()],
+    networks: [...state.networks.values()]
   })
 }
 
@@ -27,7 +28,7 @@ export function decodeStore (bytes: Uint8Array): StoreState {
     index: v.index,
     cluster: cluster === null
       ? null
-      : { ...cluster, root: { publicKeyDer: new Uint8Array(cluster.root.publicKeyDer), privateKeyDer: new Uint8Array(cluster.root.privateKeyDer) } },
+      : { ...cluster, root: { publicKeyDer: new Uint8Array(cluster.root.publicKeyDer), privateKeyDer: new Uint8Array(cluster.root.privateKeyDer) }, addressPool: cluster.addressPool ?? DEFAULT_ADDRESS_POOL },
     // Snapshots taken before services existed lack a node's status, description, services and tasks.
     nodes: new Map((v.nodes as NodeObject[]).map(n => [n.id, {
       ...n, certificate: new Uint8Array(n.certificate), status: n.status ?? UNKNOWN_NODE_STATUS, description: n.description ?? null
@@ -37,6 +38,8 @@ export function decodeStore (bytes: Uint8Array): StoreState {
     services: new Map((Array.isArray(v.services) ? v.services as ServiceObject[] : []).map(s => [s.id, {
       ...s, previousSpec: s.previousSpec ?? null, updateStatus: s.updateStatus ?? null, rebalance: s.rebalance ?? null
     }])),
-    tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, { ...t, runningAtMs: t.runningAtMs ?? null }]))
+    tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, { ...t, runningAtMs: t.runningAtMs ?? null }])),
+    // ... and, taken before networks existed, no networks.
+    networks: new Map((Array.isArray(v.networks) ? v.networks as NetworkObject[] : []).map(n => [n.id, n]))
   }
 }

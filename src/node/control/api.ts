@@ -1,5 +1,5 @@
 import { FlotillaError, fromMultiaddr, parseHostPort, DEFAULT_PORT, newTokenSecret, type HostPort, type Member } from '../../membership/index.js'
-import type { Manager, NodeObject } from '../../election/index.js'
+import { DEFAULT_ADDRESS_POOL, type Manager, type NodeObject } from '../../election/index.js'
 import type { Agent } from '../agent.js'
 import { errorResponse, parseJson, type ApiHandler, type ApiRequest, type ApiResponse } from './http-server.js'
 import { Router } from './router.js'
@@ -8,6 +8,7 @@ import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
 import { clusterCall } from './cluster-call.js'
 import { addServiceRoutes } from './service-api.js'
+import { addNetworkRoutes } from './network-api.js'
 import { JoinTokenShim } from './join-token-shim.js'
 import { addLogRoutes } from './logs-api.js'
 import { nodeLogs } from './logs-protocol.js'
@@ -107,7 +108,12 @@ export function controlApi (agent: Agent): ApiHandler {
         throw new FlotillaError('invalid-argument', `Availability "${body.Availability}" is not supported at init; use "active"`)
       }
       const listen = listenOf(body.ListenAddr)
-      const nodeId = await agent.init({ listen, advertise: advertiseOf(body.AdvertiseAddr, listen, agent), spec: normalizeSwarmSpec(body.Spec) })
+      // Docker's CLI sends an empty pool and SubnetSize 0 for "the defaults".
+      const pools = body.DefaultAddrPool ?? []
+      const addressPool = pools.length === 0 && (body.SubnetSize ?? 0) === 0
+        ? undefined
+        : { defaultAddrPool: pools.length === 0 ? DEFAULT_ADDRESS_POOL.defaultAddrPool : pools, subnetSize: body.SubnetSize === undefined || body.SubnetSize === 0 ? DEFAULT_ADDRESS_POOL.subnetSize : body.SubnetSize }
+      const nodeId = await agent.init({ listen, advertise: advertiseOf(body.AdvertiseAddr, listen, agent), spec: normalizeSwarmSpec(body.Spec), addressPool })
       return { status: 200, json: nodeId }
     })
     .add('POST', '/swarm/join', async (req) => {
@@ -186,6 +192,7 @@ export function controlApi (agent: Agent): ApiHandler {
       })
     })
   addServiceRoutes(router, { cluster, requiredVersion, findNode })
+  addNetworkRoutes(router, { cluster })
   addLogRoutes(router, { api: async req => await handle(req), open: (node, req, signal) => nodeLogs(agent.requireMembership(), agent.executor, node, req, signal) })
   const handle = router.handler()
 

@@ -75,8 +75,8 @@ export function clusterInfoJson (cluster: ClusterObject): Record<string, unknown
     Spec: cluster.spec,
     TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: Buffer.from(cluster.root.publicKeyDer).toString('base64') },
     RootRotationInProgress: false,
-    DefaultAddrPool: ['10.0.0.0/8'],
-    SubnetSize: 24,
+    DefaultAddrPool: cluster.addressPool.defaultAddrPool,
+    SubnetSize: cluster.addressPool.subnetSize,
     DataPathPort: 4789
   }
 }

@@ -145,8 +145,8 @@ const REFUSED: ReadonlyArray<readonly [string, string]> = [
   ['TaskTemplate.ContainerSpec.Mounts', 'mounts are not supported by flotilla'],
   ['TaskTemplate.ContainerSpec.Secrets', 'secrets are not supported by flotilla'],
   ['TaskTemplate.ContainerSpec.Configs', 'configs are not supported by flotilla'],
-  ['TaskTemplate.Networks', 'overlay networks are not supported by flotilla; tasks run on the engine\'s default network'],
-  ['Networks', 'overlay networks are not supported by flotilla; tasks run on the engine\'s default network'],
+  ['TaskTemplate.Networks', 'attaching services to overlay networks is not supported by flotilla yet; tasks run on the engine\'s default network'],
+  ['Networks', 'attaching services to overlay networks is not supported by flotilla yet; tasks run on the engine\'s default network'],
   ['TaskTemplate.PluginSpec', 'plugin services are not supported by flotilla'],
   ['TaskTemplate.NetworkAttachmentSpec', 'network attachment tasks are not supported by flotilla']
 ]

@@ -1,0 +1,62 @@
+/**
+ * Applying the network commands. Pure and deterministic, like apply.ts. The proposer allocated the
+ * subnet and VXLAN ID from the state it read; they are checked again here, since another network may
+ * have taken them in between.
+ */
+import type { NetworkObject, ServiceObject, StoreState } from '../objects/index.js'
+import { refuse, type Applied } from './applied.js'
+import type { Command } from './commands.js'
+
+type Op<K extends Command['op']> = Extract<Command, { op: K }>
+
+/** An IPv4 prefix as [first, last] address numbers; null for text that is not one (refused by the socket before). */
+function range (cidr: string): [number, number] | null {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr)
+  if (m === null) return null
+  const base = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0
+  return [base, base + 2 ** (32 - Number(m[5])) - 1]
+}
+
+/** Why `n` cannot join the networks of `state`, or null. */
+export function networkClash (state: StoreState, n: Omit<NetworkObject, 'version'>): string | null {
+  const mine = range(n.subnet)
+  for (const other of state.networks.values()) {
+    if (other.id === n.id) continue
+    if (other.name === n.name) return `network with name ${n.name} already exists`
+    if (other.vxlanId === n.vxlanId) return `VXLAN ID ${n.vxlanId} is taken by network ${other.name}`
+    const theirs = range(other.subnet)
+    if (mine !== null && theirs !== null && mine[0] <= theirs[1] && theirs[0] <= mine[1]) {
+      return `subnet ${n.subnet} overlaps network ${other.name}'s ${other.subnet}`
+    }
+  }
+  return null
+}
+
+/** The services whose tasks attach to network `id`, by name. */
+export function servicesOnNetwork (services: Iterable<ServiceObject>, id: string): string[] {
+  const names: string[] = []
+  for (const s of services) if ((s.spec.TaskTemplate.Networks ?? []).some(a => a.Target === id)) names.push(s.name)
+  return names.sort()
+}
+
+export function applyNetworkCreate (state: StoreState, index: number, cmd: Op<'network.create'>): Applied {
+  if (state.cluster === null) return refuse(state, index, 'unavailable', 'the cluster is not initialized')
+  if (state.networks.has(cmd.network.id)) return refuse(state, index, 'conflict', `network ${cmd.network.id} exists already`)
+  const clash = networkClash(state, cmd.network)
+  if (clash !== null) return refuse(state, index, 'conflict', clash)
+  const networks = new Map(state.networks)
+  networks.set(cmd.network.id, { ...cmd.network, version: index })
+  return { state: { ...state, index, networks }, result: { ok: true }, events: [{ kind: 'network', id: cmd.network.id }] }
+}
+
+export function applyNetworkRemove (state: StoreState, index: number, cmd: Op<'network.remove'>): Applied {
+  const n = state.networks.get(cmd.id)
+  if (n === undefined) return refuse(state, index, 'not-found', `network ${cmd.id} not found`)
+  const users = servicesOnNetwork(state.services.values(), n.id)
+  if (users.length > 0) {
+    return refuse(state, index, 'conflict', `network ${n.name} is in use by service${users.length === 1 ? '' : 's'} ${users.join(', ')}`)
+  }
+  const networks = new Map(state.networks)
+  networks.delete(n.id)
+  return { state: { ...state, index, networks }, result: { ok: true }, events: [{ kind: 'network', id: n.id }] }
+}

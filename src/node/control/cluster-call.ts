@@ -7,6 +7,35 @@ import { forwardCall, ForwardNotSentError, RETRY_HEADER } from './forward.js'
 /** How long a call waits for a leader while this node reaches fewer managers than a quorum. */
 const NO_QUORUM_WAIT_MS = 1000
 const RETRY_EVERY_MS = 100
+/** How long a forwarded call may take: the leader's own bound on a proposal or a read barrier, and a margin. */
+const FORWARD_BUDGET_MS = PROPOSAL_TIMEOUT_MS + 2000
+/** How often a forwarded call checks that its target still leads and is heard from. */
+const WATCH_EVERY_MS = 100
+
+/**
+ * Send `req` to `target`, abandoning it as soon as this node learns that the target no longer leads
+ * (another leader is known) or has gone silent (suspect or down in the membership): a leader cut off
+ * by a partition that drops packets would otherwise hold the call until the forward's own timeout.
+ */
+async function forwardWatched (agent: Agent, m: Membership, target: string, req: ApiRequest, budgetMs: number): Promise<ApiResponse> {
+  const abort = new AbortController()
+  const watch = setInterval(() => {
+    const leader = agent.manager?.leaderId ?? m.leaderHint()
+    const liveness = m.member(target)?.liveness
+    if (leader !== null && leader !== target) abort.abort(new Error(`node ${target} no longer leads (the leader is now ${leader})`))
+    else if (liveness === 'suspect' || liveness === 'down') abort.abort(new Error(`node ${target} went silent (${liveness})`))
+  }, WATCH_EVERY_MS)
+  const budget = setTimeout(() => { abort.abort(new Error(`no answer within ${budgetMs} ms`)) }, budgetMs)
+  try {
+    return await forwardCall(m, target, req, abort.signal)
+  } catch (err) {
+    // An abort surfaces as the stream's own error: say why the call was given up.
+    throw abort.signal.aborted ? Object.assign(err as Error, { message: `${(err as Error).message} (${(abort.signal.reason as Error).message})` }) : err
+  } finally {
+    clearInterval(watch)
+    clearTimeout(budget)
+  }
+}
 
 /** A refusal that tells a forwarding node to try again (elsewhere, or once a leader exists). */
 function retryElsewhere (message: string): ApiResponse {
@@ -72,7 +101,7 @@ export async function clusterCall (agent: Agent, req: ApiRequest, write: boolean
     const target = agent.manager?.leaderId ?? m.leaderHint()
     if (target !== null && target !== m.nodeId) {
       try {
-        const res = await forwardCall(m, target, req)
+        const res = await forwardWatched(agent, m, target, req, Math.max(1000, startMs + FORWARD_BUDGET_MS - Date.now()))
         if (res.headers?.[RETRY_HEADER] === undefined) return res
         last = typeof (res.json as { message?: unknown } | undefined)?.message === 'string' ? (res.json as { message: string }).message : 'retry'
       } catch (err) {

@@ -33,12 +33,13 @@ export class ForwardNotSentError extends FlotillaError {
 }
 
 /**
- * Send one call to node `target` and return its answer as if served here. Throws ForwardNotSentError
- * when the stream could not be opened; any later failure leaves the call's outcome unknown (the target
- * may have applied it), and is thrown as it came.
+ * Send one call to node `target` and return its answer as if served here, giving up after 30 s or when
+ * `abort` fires. Throws ForwardNotSentError when the stream could not be opened; any later failure
+ * leaves the call's outcome unknown (the target may have applied it), and is thrown as it came.
  */
-export async function forwardCall (membership: Membership, target: string, req: ApiRequest): Promise<ApiResponse> {
-  const signal = AbortSignal.timeout(CALL_TIMEOUT_MS)
+export async function forwardCall (membership: Membership, target: string, req: ApiRequest, abort?: AbortSignal): Promise<ApiResponse> {
+  const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS)
+  const signal = abort === undefined ? timeout : AbortSignal.any([timeout, abort])
   let stream
   try {
     stream = await membership.dialMember(target, API_PROTOCOL, MAX_API_FRAME, signal)

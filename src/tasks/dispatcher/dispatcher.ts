@@ -104,6 +104,7 @@ export class Dispatcher {
         return
       case 'heartbeat':
         if (node.status.state !== 'ready') this.markReady(s.nodeId, null)
+        s.send({ t: 'heartbeat' })
         return
       case 'status':
         if (msg.reports.length === 0) return

@@ -23,6 +23,12 @@ export const MAX_DISPATCH_FRAME = 16 * 1024 * 1024
  */
 export const HEARTBEAT_PERIOD_MS = 500
 export const NODE_DOWN_AFTER_MS = 2000
+/**
+ * How long a node waits without any frame from the leader (each heartbeat is answered) before it ends
+ * the session and looks for the leader again: a leader cut off by a partition that drops packets never
+ * closes the connection, and the node must reach the new leader within its grace.
+ */
+export const LEADER_SILENCE_MS = 2000
 /** After winning an election, the leader gives every node this long to open a session before it may mark it down. */
 export const LEADER_GRACE_MS = 5000
 
@@ -59,6 +65,8 @@ export type LeaderMessage =
   | { readonly t: 'assignments', readonly full: boolean, readonly tasks: readonly Assignment[], readonly removed: readonly string[] }
   /** This manager is not (or no longer) the leader; `leaderId` is who it thinks is. */
   | { readonly t: 'not-leader', readonly leaderId: string | null }
+  /** The answer to each heartbeat: the leader still hears the node (SwarmKit's Heartbeat response). */
+  | { readonly t: 'heartbeat' }
 
 const STATES = new Set<string>(TASK_STATES)
 
@@ -97,6 +105,7 @@ export function parseNodeMessage (v: unknown): NodeMessage | null {
 export function parseLeaderMessage (v: unknown): LeaderMessage | null {
   if (!isRecord(v)) return null
   if (v.t === 'not-leader') return { t: 'not-leader', leaderId: typeof v.leaderId === 'string' ? v.leaderId : null }
+  if (v.t === 'heartbeat') return { t: 'heartbeat' }
   if (v.t !== 'assignments' || typeof v.full !== 'boolean' || !Array.isArray(v.tasks) || !Array.isArray(v.removed)) return null
   if (!v.removed.every(r => typeof r === 'string')) return null
   const ok = v.tasks.every(a => isRecord(a) && typeof a.taskId === 'string' && typeof a.serviceName === 'string' &&

@@ -4,7 +4,7 @@
  * closes, the manager is not the leader, or no full set arrives in time.
  */
 import type { Logger, NodeDescription } from '../../membership/index.js'
-import type { ConnectDispatcher, DispatcherLink, LeaderMessage, NodeMessage } from '../dispatcher/protocol.js'
+import { LEADER_SILENCE_MS, type ConnectDispatcher, type DispatcherLink, type LeaderMessage, type NodeMessage } from '../dispatcher/protocol.js'
 import type { AssignmentsMessage } from './assignments.js'
 
 /** The first reconnect delay, doubled after each failed attempt up to RECONNECT_MAX_MS; reset by a full set. */
@@ -31,6 +31,8 @@ export interface SessionDeps {
   /** A session opened: `send` now delivers. */
   readonly onOpen: () => void
   readonly openTimeoutMs: number
+  /** How long an open session may hear nothing from the leader before it ends (default LEADER_SILENCE_MS). */
+  readonly silenceMs?: number
 }
 
 /** One attempt's open link. `synced`: its full set arrived. `described`: the JSON of the description last sent. */
@@ -38,6 +40,8 @@ interface OpenLink {
   readonly phase: 'open'
   readonly attempt: number
   readonly deadline: NodeJS.Timeout
+  /** Restarted by every leader frame; fires when the leader has been silent for `silenceMs`. */
+  readonly silence: NodeJS.Timeout
   readonly link: DispatcherLink
   synced: boolean
   described: string
@@ -77,7 +81,10 @@ export class WorkerSession {
     this.state = { phase: 'stopped' }
     if (s.phase === 'connecting' || s.phase === 'open') clearTimeout(s.deadline)
     if (s.phase === 'backoff') clearTimeout(s.timer)
-    if (s.phase === 'open') s.link.close()
+    if (s.phase === 'open') {
+      clearTimeout(s.silence)
+      s.link.close()
+    }
   }
 
   /** Send `msg` on the open session; false (nothing sent) when there is none. */
@@ -125,7 +132,9 @@ export class WorkerSession {
     }
     const description = this.deps.describe()
     // The state is open before the first send: a leader in this process may answer from inside it.
-    this.state = { phase: 'open', attempt, deadline: s.deadline, link, synced: false, described: JSON.stringify(description) }
+    const silenceMs = this.deps.silenceMs ?? LEADER_SILENCE_MS
+    const silence = setTimeout(() => { this.end(attempt, `the leader sent nothing for ${silenceMs} ms`) }, silenceMs)
+    this.state = { phase: 'open', attempt, deadline: s.deadline, silence, link, synced: false, described: JSON.stringify(description) }
     link.send({ t: 'open', description })
     this.deps.onOpen()
   }
@@ -138,7 +147,9 @@ export class WorkerSession {
       this.end(attempt, `not the leader (leader: ${msg.leaderId ?? 'unknown'})`)
       return
     }
-    if (s.phase !== 'open') return // assignments only answer 'open'
+    if (s.phase !== 'open') return // assignments and heartbeats only answer 'open'
+    s.silence.refresh()
+    if (msg.t === 'heartbeat') return
     if (msg.full && !s.synced) {
       s.synced = true
       clearTimeout(s.deadline)
@@ -152,6 +163,7 @@ export class WorkerSession {
     const s = this.state
     if ((s.phase !== 'connecting' && s.phase !== 'open') || s.attempt !== attempt) return
     clearTimeout(s.deadline)
+    if (s.phase === 'open') clearTimeout(s.silence)
     const delayMs = reconnectDelayMs(this.failures++)
     // The state leaves this attempt before the link closes, so that its onClose is ignored.
     this.state = { phase: 'backoff', timer: setTimeout(() => { this.connect() }, delayMs) }

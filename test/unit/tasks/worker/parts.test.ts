@@ -95,6 +95,46 @@ describe('WorkerSession', () => {
     await until('the late link closed', () => links[0]!.closed)
     expect(links[0]!.sent).toEqual([])
   })
+
+  it('ends a session whose leader goes silent (a partition that drops packets closes nothing), and keeps one whose leader answers', async () => {
+    const links: Array<{ closed: boolean, answers: boolean }> = []
+    const session = new WorkerSession({
+      connect: async (handlers) => {
+        // The first leader answers the full set and then each heartbeat until the test cuts it off.
+        const link = {
+          closed: false,
+          answers: links.length === 0,
+          send (m: { t: string }) {
+            if (!this.answers) return
+            if (m.t === 'open') queueMicrotask(() => { handlers.onMessage({ t: 'assignments', full: true, tasks: [], removed: [] }) })
+            if (m.t === 'heartbeat') queueMicrotask(() => { handlers.onMessage({ t: 'heartbeat' }) })
+          },
+          close () { this.closed = true }
+        }
+        links.push(link)
+        return link
+      },
+      describe: () => description(),
+      logger: silentLogger(),
+      onAssignments: () => {},
+      onOpen: () => {},
+      openTimeoutMs: 5000,
+      silenceMs: 150
+    })
+    onTestFinished(() => { session.stop() })
+    session.start()
+    await until('the session synced', () => session.synced)
+    // Heartbeats answered for three silence periods: the session stays.
+    const beat = setInterval(() => { session.heartbeat(description()) }, 30)
+    onTestFinished(() => { clearInterval(beat) })
+    await new Promise(resolve => setTimeout(resolve, 450))
+    expect(links).toHaveLength(1)
+    expect(links[0]!.closed).toBe(false)
+    // The leader stops answering: the session ends after the silence and a new attempt connects.
+    links[0]!.answers = false
+    await until('a second attempt', () => links.length >= 2, 3000)
+    expect(links[0]!.closed).toBe(true)
+  })
 })
 
 /** A controller whose calls wait for the test to answer them; counts calls in flight. */

@@ -12,6 +12,9 @@ import { isValidMessage } from './validate.js'
 
 type Campaign = 'pre-vote' | 'vote' | 'transfer'
 
+/** Ticks after which a pre-candidate that has not won asks for pre-votes again. */
+const PRE_VOTE_RETRY_TICKS = 2
+
 /**
  * The Raft consensus core (Ongaro & Ousterhout 2014; Ongaro's thesis 2014), shaped like etcd's raft:
  * synchronous, deterministic, no I/O. Inputs: `tick`, `step`, `propose`, `proposeConfChange`, `readIndex`,
@@ -364,6 +367,10 @@ export class RaftCore {
     if (kind === 'pre-vote') {
       this.#reset(this.#term)
       this.#role = 'pre-candidate'
+      // A pre-vote changes no term, so a round that was not won is asked again soon rather than after a
+      // whole election timeout: the usual refusal is a voter whose leader lease runs out a tick later
+      // (its last heartbeat came a tick after ours), or a voter whose log is one entry behind ours.
+      this.#randomizedTimeout = Math.min(this.#randomizedTimeout, PRE_VOTE_RETRY_TICKS)
       term = this.#term + 1
     } else {
       this.#reset(this.#term + 1)

@@ -99,7 +99,11 @@ export async function clusterCall (agent: Agent, req: ApiRequest, write: boolean
       if (res !== undefined) return res
     }
     const target = agent.manager?.leaderId ?? m.leaderHint()
-    if (target !== null && target !== m.nodeId) {
+    // A leader gone silent (suspect or down) is not sent the call: it could not answer, and a write
+    // sent to it would end with an unknown outcome. The call waits for the next leader instead.
+    const liveness = target === null ? undefined : m.member(target)?.liveness
+    if (liveness === 'suspect' || liveness === 'down') last = `the leader (node ${target ?? ''}) went silent (${liveness})`
+    else if (target !== null && target !== m.nodeId) {
       try {
         const res = await forwardWatched(agent, m, target, req, Math.max(1000, startMs + FORWARD_BUDGET_MS - Date.now()))
         if (res.headers?.[RETRY_HEADER] === undefined) return res

@@ -57,7 +57,8 @@ export class Dispatcher {
     const grace = this.deps.now() + this.timing.graceMs
     for (const id of this.deps.store.state.nodes.keys()) this.deadlines.set(id, grace)
     this.unwatch = this.deps.store.watch(events => { this.onEvents(events) })
-    this.monitor = setInterval(() => { this.checkHeartbeats() }, Math.max(50, Math.floor(this.timing.downAfterMs / 8)))
+    // Checked often enough that a silent node is marked down within a tenth of a second of its deadline.
+    this.monitor = setInterval(() => { this.checkHeartbeats() }, Math.max(50, Math.min(100, Math.floor(this.timing.downAfterMs / 8))))
     this.monitor.unref()
   }
 

@@ -22,7 +22,7 @@ export const MAX_DISPATCH_FRAME = 16 * 1024 * 1024
  * Short here so that a dead node's tasks run elsewhere within a few seconds.
  */
 export const HEARTBEAT_PERIOD_MS = 500
-export const NODE_DOWN_AFTER_MS = 2000
+export const NODE_DOWN_AFTER_MS = 1800
 /**
  * How long a node waits without any frame from the leader (each heartbeat is answered) before it ends
  * the session and looks for the leader again: a leader cut off by a partition that drops packets never

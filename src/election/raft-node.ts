@@ -14,10 +14,10 @@ export interface RaftTiming {
 }
 
 /**
- * 100 ms ticks, an election after 0.6–1.2 s without a leader, a heartbeat every tick: a dead leader
+ * 100 ms ticks, an election after 0.5–1.0 s without a leader, a heartbeat every tick: a dead leader
  * is replaced in about a second (Docker's swarm: 1 s ticks, election tick 10, so 10–20 s).
  */
-export const DEFAULT_RAFT_TIMING: RaftTiming = Object.freeze({ tickMs: 100, electionTicks: 6, heartbeatTicks: 1 })
+export const DEFAULT_RAFT_TIMING: RaftTiming = Object.freeze({ tickMs: 100, electionTicks: 5, heartbeatTicks: 1 })
 
 /**
  * What a proposal's client is told when this leader stepped down before the entry committed: the entry

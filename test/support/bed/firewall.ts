@@ -4,9 +4,11 @@ import { run } from './commands.js'
 import type { BedTools } from './prerequisites.js'
 
 /**
- * The bed's own iptables chains in each host's netns, jumped to first from INPUT and OUTPUT (filter
- * table). Faults add DROP rules only to these, so dockerd's rules (FORWARD, nat) and the bed's never
- * meet, and deleting a rule restores exactly what was there before.
+ * The bed's own iptables chains in each host's netns, jumped to first from PREROUTING and OUTPUT of
+ * the raw table. Faults add DROP rules only to these. The raw table is one dockerd never touches:
+ * fault chains kept in the filter table, beside dockerd's, were seen to vanish in a host's netns
+ * (`No chain/target/match`) in about one run in five, with nothing of the bed touching them.
+ * PREROUTING also sees packets bound for the host's containers, not only for the host.
  */
 export const FAULT_CHAIN_IN = 'FLB-FAULT-IN'
 export const FAULT_CHAIN_OUT = 'FLB-FAULT-OUT'
@@ -21,15 +23,15 @@ export interface FirewallRule {
 }
 
 /**
- * Create the fault chains in `netns` and hook them first into INPUT and OUTPUT, by one iptables-restore
- * of a rules file it writes in `scratchDir`.
+ * Create the fault chains in `netns` and hook them first into raw PREROUTING and OUTPUT, by one
+ * iptables-restore of a rules file it writes in `scratchDir`.
  */
 export async function installFaultChains (tools: BedTools, netns: string, scratchDir: string): Promise<void> {
   const rules = [
-    '*filter',
+    '*raw',
     `:${FAULT_CHAIN_IN} - [0:0]`,
     `:${FAULT_CHAIN_OUT} - [0:0]`,
-    `-I INPUT 1 -j ${FAULT_CHAIN_IN}`,
+    `-I PREROUTING 1 -j ${FAULT_CHAIN_IN}`,
     `-I OUTPUT 1 -j ${FAULT_CHAIN_OUT}`,
     'COMMIT',
     ''
@@ -41,19 +43,19 @@ export async function installFaultChains (tools: BedTools, netns: string, scratc
 
 /** Add `rule` (appended to its chain). */
 export async function addRule (tools: BedTools, rule: FirewallRule): Promise<void> {
-  await run(tools.ip, ['netns', 'exec', rule.netns, tools.iptables, '-w', '5', '-A', rule.chain, ...rule.spec], { timeoutMs: IPTABLES_TIMEOUT_MS })
+  await run(tools.ip, ['netns', 'exec', rule.netns, tools.iptables, '-w', '5', '-t', 'raw', '-A', rule.chain, ...rule.spec], { timeoutMs: IPTABLES_TIMEOUT_MS })
 }
 
 /** Remove `rule`; a rule (or netns) that is already gone is not an error. */
 export async function removeRule (tools: BedTools, rule: FirewallRule): Promise<void> {
-  await run(tools.ip, ['netns', 'exec', rule.netns, tools.iptables, '-w', '5', '-D', rule.chain, ...rule.spec], { timeoutMs: IPTABLES_TIMEOUT_MS, allowFailure: true })
+  await run(tools.ip, ['netns', 'exec', rule.netns, tools.iptables, '-w', '5', '-t', 'raw', '-D', rule.chain, ...rule.spec], { timeoutMs: IPTABLES_TIMEOUT_MS, allowFailure: true })
 }
 
 /** The rules of both fault chains in `netns`, as `iptables -S` prints them (for tests and diagnostics). */
 export async function listFaultRules (tools: BedTools, netns: string): Promise<string[]> {
   const lines: string[] = []
   for (const chain of [FAULT_CHAIN_IN, FAULT_CHAIN_OUT]) {
-    const out = await run(tools.ip, ['netns', 'exec', netns, tools.iptables, '-w', '5', '-S', chain], { timeoutMs: IPTABLES_TIMEOUT_MS })
+    const out = await run(tools.ip, ['netns', 'exec', netns, tools.iptables, '-w', '5', '-t', 'raw', '-S', chain], { timeoutMs: IPTABLES_TIMEOUT_MS })
     lines.push(...out.stdout.split('\n').filter(l => l.startsWith('-A ')))
   }
   return lines

@@ -28,9 +28,10 @@
  *     settles, the service is removed and the bench waits until no engine holds a container of it;
  *   - failover (leader cut off): the leader's host is isolated (its process keeps running) → the first
  *     write accepted through another manager's socket, as above; then healed and settled.
- * Isolation is bed.isolate; in swarm-mode runs the bed's iptables fault chains of a host have been found
- * gone after a few repetitions (iptables-nft then refuses that netns' filter table as incompatible), and
- * the bench then drops the same packets with an nft table of its own (see `isolate`), saying so.
+ * Isolation is bed.isolate. When the bed kept its fault chains in the filter table, they were found gone
+ * in swarm-mode runs after a few repetitions (iptables-nft then refused that netns' filter table as
+ * incompatible); they now live in the raw table, and should they break again the bench drops the same
+ * packets with an nft table of its own (see `isolate`), saying so.
  * And once, before the systems: a container start on h5's engine alone (create + start through its
  * socket, median of 3), the "one container start" of the tasks-replaced target.
  *

@@ -10,13 +10,13 @@ import {
 // agent): the leader cut off from everyone, a worker cut off, a follower manager paused.
 
 const CALL_MS = 15_000
-/** CheckQuorum runs once per election timeout (6 ticks of 100 ms): a cut-off leader steps down within two. */
+/** CheckQuorum runs once per election timeout (5 ticks of 100 ms): a cut-off leader steps down within two. */
 const STEP_DOWN_BOUND_MS = 2_000
-/** A follower's randomized election timeout is at most 1.2 s; a new leader, PreVote round included, well within this. */
+/** A follower's randomized election timeout is at most 1.0 s; a new leader, PreVote round included, well within this. */
 const REELECTION_BOUND_MS = 5_000
 /** A write waits at most 10 s for a leader (README, "Failover"); and a margin. */
 const WRITE_BOUND_MS = 12_000
-/** After an election, the dispatcher's grace (5 s) plus a node's 2 s of allowed silence, and a margin. */
+/** After an election, the dispatcher's grace (5 s) plus a node's 1.8 s of allowed silence, and a margin. */
 const DISPATCHER_SETTLE_MS = 7_500
 
 describe('partitions on the bed (3 managers + 2 workers)', () => {

@@ -229,16 +229,17 @@ export class RaftNode<C, R> {
    * answered now rather than at their timeout, with an outcome that only the next leader can settle.
    */
   private abandonLeadership (): void {
-    for (const [id, r] of this.reads) {
-      clearTimeout(r.timer)
-      r.reject(new NotLeaderError('this manager lost its leadership before the read was confirmed'))
-      this.reads.delete(id)
-    }
-    for (const [index, p] of this.pending) {
-      clearTimeout(p.timer)
-      p.reject(new FlotillaError('unavailable', LOST_LEADERSHIP, { retryable: false, hint: QUORUM_HINT }))
-      this.pending.delete(index)
-    }
+    this.failWaiters(
+      new FlotillaError('unavailable', LOST_LEADERSHIP, { retryable: false, hint: QUORUM_HINT }),
+      new NotLeaderError('this manager lost its leadership before the read was confirmed'))
+  }
+
+  /** Answer every pending proposal with `proposalErr` and every pending read barrier with `readErr`. */
+  private failWaiters (proposalErr: Error, readErr: Error): void {
+    for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(proposalErr) }
+    for (const r of this.reads.values()) { clearTimeout(r.timer); r.reject(readErr) }
+    this.pending.clear()
+    this.reads.clear()
   }
 
   /**
@@ -326,10 +327,7 @@ export class RaftNode<C, R> {
     if (this.timer !== null) clearInterval(this.timer)
     this.deps.transport.stop()
     const err = new FlotillaError('unavailable', 'this manager stopped', { retryable: true })
-    for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(err) }
-    for (const r of this.reads.values()) { clearTimeout(r.timer); r.reject(err) }
-    this.pending.clear()
-    this.reads.clear()
+    this.failWaiters(err, err)
     // Wait for an in-flight Ready to finish persisting before storage closes.
     await this.processing
     await this.deps.storage.close()

@@ -12,6 +12,17 @@ const FORWARD_BUDGET_MS = PROPOSAL_TIMEOUT_MS + 2000
 /** How often a forwarded call checks that its target still leads and is heard from. */
 const WATCH_EVERY_MS = 100
 
+/** The leader as this node knows it: its own Raft view on a manager, else the freshest gossip claim. */
+function knownLeader (agent: Agent, m: Membership): string | null {
+  return agent.manager?.leaderId ?? m.leaderHint()
+}
+
+/** `node`'s liveness when the membership has stopped hearing it (suspect or down), else null. */
+function silence (m: Membership, node: string): 'suspect' | 'down' | null {
+  const liveness = m.member(node)?.liveness
+  return liveness === 'suspect' || liveness === 'down' ? liveness : null
+}
+
 /**
  * Send `req` to `target`, abandoning it as soon as this node learns that the target no longer leads
  * (another leader is known) or has gone silent (suspect or down in the membership): a leader cut off
@@ -20,10 +31,10 @@ const WATCH_EVERY_MS = 100
 async function forwardWatched (agent: Agent, m: Membership, target: string, req: ApiRequest, budgetMs: number): Promise<ApiResponse> {
   const abort = new AbortController()
   const watch = setInterval(() => {
-    const leader = agent.manager?.leaderId ?? m.leaderHint()
-    const liveness = m.member(target)?.liveness
+    const leader = knownLeader(agent, m)
+    const silent = silence(m, target)
     if (leader !== null && leader !== target) abort.abort(new Error(`node ${target} no longer leads (the leader is now ${leader})`))
-    else if (liveness === 'suspect' || liveness === 'down') abort.abort(new Error(`node ${target} went silent (${liveness})`))
+    else if (silent !== null) abort.abort(new Error(`node ${target} went silent (${silent})`))
   }, WATCH_EVERY_MS)
   const budget = setTimeout(() => { abort.abort(new Error(`no answer within ${budgetMs} ms`)) }, budgetMs)
   try {
@@ -98,11 +109,11 @@ export async function clusterCall (agent: Agent, req: ApiRequest, write: boolean
       const res = await serve(became)
       if (res !== undefined) return res
     }
-    const target = agent.manager?.leaderId ?? m.leaderHint()
+    const target = knownLeader(agent, m)
     // A leader gone silent (suspect or down) is not sent the call: it could not answer, and a write
     // sent to it would end with an unknown outcome. The call waits for the next leader instead.
-    const liveness = target === null ? undefined : m.member(target)?.liveness
-    if (liveness === 'suspect' || liveness === 'down') last = `the leader (node ${target ?? ''}) went silent (${liveness})`
+    const silent = target === null ? null : silence(m, target)
+    if (silent !== null) last = `the leader (node ${target ?? ''}) went silent (${silent})`
     else if (target !== null && target !== m.nodeId) {
       try {
         const res = await forwardWatched(agent, m, target, req, Math.max(1000, startMs + FORWARD_BUDGET_MS - Date.now()))

@@ -4,7 +4,7 @@ import type { NetworkObject, NetworkSpec } from '../../election/index.js'
 import { allocateNetwork } from '../../tasks/index.js'
 import { parseJson } from './http-server.js'
 import type { Router } from './router.js'
-import { labelMatches, parseBody, parseFilters } from './schemas.js'
+import { findByRef, labelMatches, parseBody, parseFilters } from './schemas.js'
 import type { ClusterCall } from './service-api.js'
 
 const stringMap = z.record(z.string()).nullable().optional()
@@ -95,13 +95,7 @@ export function networkJson (n: NetworkObject): Record<string, unknown> {
 
 /** Docker's lookup of a network: full ID, then exact name, then unique ID prefix. */
 export function findNetwork (networks: Iterable<NetworkObject>, ref: string): NetworkObject {
-  const all = [...networks]
-  const found = all.find(n => n.id === ref) ?? all.find(n => n.name === ref)
-  if (found !== undefined) return found
-  const byPrefix = all.filter(n => n.id.startsWith(ref))
-  if (byPrefix.length === 1) return byPrefix[0]!
-  if (byPrefix.length > 1) throw new FlotillaError('invalid-argument', `network ${ref} is ambiguous (${byPrefix.length} matches found)`)
-  throw new FlotillaError('not-found', `network ${ref} not found`, { hint: 'list the networks with `docker network ls`' })
+  return findByRef(networks, ref, 'network', 'list the networks with `docker network ls`')
 }
 
 const NETWORK_FILTERS = ['name', 'id', 'driver', 'scope', 'label', 'type'] as const

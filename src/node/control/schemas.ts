@@ -104,6 +104,20 @@ export function queryFlag (q: URLSearchParams, name: string): boolean {
   return v === '1' || v === 'true' || v === 'True'
 }
 
+/**
+ * SwarmKit's lookup of a named object (controlapi getService, getNetwork): full ID, then exact name, then
+ * unique ID prefix. Several prefix matches are a 400; none is a 404 of `kind` with `hint`.
+ */
+export function findByRef<T extends { readonly id: string, readonly name: string }> (objects: Iterable<T>, ref: string, kind: string, hint: string): T {
+  const all = [...objects]
+  const found = all.find(o => o.id === ref) ?? all.find(o => o.name === ref)
+  if (found !== undefined) return found
+  const byPrefix = all.filter(o => o.id.startsWith(ref))
+  if (byPrefix.length === 1) return byPrefix[0]!
+  if (byPrefix.length > 1) throw new FlotillaError('invalid-argument', `${kind} ${ref} is ambiguous (${byPrefix.length} matches found)`)
+  throw new FlotillaError('not-found', `${kind} ${ref} not found`, { hint })
+}
+
 /** Docker's `label` filter value, `key` or `key=value`, against a label map. */
 export function labelMatches (labels: Readonly<Record<string, string>>, v: string): boolean {
   const i = v.indexOf('=')

@@ -3,7 +3,7 @@ import type { Command, NodeObject, StoreState } from '../../election/index.js'
 import { allocatePorts, portsTaken, TASK_STATES, type AllocatedPort, type ServiceObject, type ServiceSpec, type TaskObject } from '../../tasks/index.js'
 import { parseJson, type ApiRequest, type ApiResponse } from './http-server.js'
 import type { Router } from './router.js'
-import { labelMatches, parseFilters, queryFlag } from './schemas.js'
+import { findByRef, labelMatches, parseFilters, queryFlag } from './schemas.js'
 import { parseServiceSpec, randomServiceName } from './service-schemas.js'
 import { isTaskUpToDate, serviceJson, serviceStatus, taskJson } from './service-shapes.js'
 
@@ -40,15 +40,7 @@ const DESIRED_STATES: ReadonlySet<string> = new Set([...TASK_STATES, 'remove'])
 
 /** SwarmKit's lookup (controlapi getService): full ID, then exact name, then unique ID prefix. */
 export function findService (services: Iterable<ServiceObject>, ref: string): ServiceObject {
-  const all = [...services]
-  const byId = all.find(s => s.id === ref)
-  if (byId !== undefined) return byId
-  const byName = all.find(s => s.name === ref)
-  if (byName !== undefined) return byName
-  const byPrefix = all.filter(s => s.id.startsWith(ref))
-  if (byPrefix.length === 1) return byPrefix[0]!
-  if (byPrefix.length > 1) throw new FlotillaError('invalid-argument', `service ${ref} is ambiguous (${byPrefix.length} matches found)`)
-  throw new FlotillaError('not-found', `service ${ref} not found`, { hint: 'list the services with `flotilla service ls` or `docker service ls`' })
+  return findByRef(services, ref, 'service', 'list the services with `flotilla service ls` or `docker service ls`')
 }
 
 /** A task by full ID or unique ID prefix. */

@@ -5,7 +5,7 @@
  * engines out of swarm mode); each as 3 managers (h1–h3) and 2 workers (h4, h5), see hosts-systems.ts.
  * Swarm mode runs with Docker's defaults, which is what its users get: dispatcher heartbeat 5 s, Raft
  * tick 1 s and election tick 10. Both systems run every service with the same spec (test/support/
- * services.ts: flotilla-test/busybox:latest running `sleep 3600`, StopSignal SIGKILL, RestartPolicy
+ * services.ts: flotilla-test/busybox:2 running `sleep 3600`, StopSignal SIGKILL, RestartPolicy
  * any with a 0.5 s delay, no published port). The engines run with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
  * so that swarm mode's executor does not try to pull the local-only image from a registry the bed
  * cannot reach (flotilla's executor pulls no image present on the engine).

@@ -7,7 +7,7 @@
  *   - flotilla:  1 agent, and 3 agents (1 manager + 2 workers) sharing the engine, driven through the
  *                manager's socket.
  * Per system and repetition, a fresh service of --replicas N (default 20) is created with the spec of
- * test/support/services.ts (image flotilla-test/busybox:latest, `sleep 3600`, StopSignal SIGKILL, no
+ * test/support/services.ts (image flotilla-test/busybox:2, `sleep 3600`, StopSignal SIGKILL, no
  * published port) and UpdateConfig {Parallelism: --parallelism P (default 2), Delay: 0, Order:
  * stop-first}, FailureAction and Monitor left at their defaults (pause, 5 s); the bench waits until all N
  * run. It then reads the service (`GET /services/{name}`, outside the clock), starts the clock, and sends

@@ -11,7 +11,7 @@
  * scale 10 → 50 and 50 → 10 (`POST /services/{id}/update`) until the running count matches.
  * "Running" is what the system's own API says: tasks whose Status.State is running (and, growing, whose
  * DesiredState is running), polled every 50 ms with `GET /tasks?filters={"service":[name]}`.
- * Every service runs the same spec: image flotilla-test/busybox:latest, `sleep 3600`, StopSignal SIGKILL
+ * Every service runs the same spec: image flotilla-test/busybox:2, `sleep 3600`, StopSignal SIGKILL
  * (busybox `sleep` as PID 1 ignores SIGTERM, so otherwise every scale-down waits out the 10 s grace
  * period in both systems), no published port (so swarm mode attaches no ingress network).
  * Each figure is the median of --reps repetitions; between runs, every service and container is removed

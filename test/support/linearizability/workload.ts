@@ -31,13 +31,14 @@
  */
 import { callSocket, type ApiResult } from '../agent-process.js'
 import { Rng } from '../rng.js'
+import { TEST_IMAGE } from '../test-image.js'
 import { countResults, HistoryRecorder, type OpResult } from './history.js'
 import type { RegisterInput, RegisterOp, RegisterOutput, RegisterValue } from './cas-register.js'
 
 /** The service label that holds the register's value. */
 export const VALUE_LABEL = 'jepsen.value'
 /** Docker's image name for the register service; it never runs (0 replicas). */
-export const REGISTER_IMAGE = 'flotilla-test/busybox:latest'
+export const REGISTER_IMAGE = TEST_IMAGE
 
 /** What a fault hook sees at each tick. */
 export interface WorkloadTick {

@@ -256,7 +256,7 @@ export class Manager {
     const certificate = issueCertificate(cluster.root, { clusterId: cluster.id, nodeId, peerId: req.peerId, role, issuedAtMs: now })
     const result = await this.raft.propose({
       op: 'node.admit',
-      node: { id: nodeId, peerId: req.peerId, hostname: req.hostname, spec: { role, availability: 'active', labels: {} }, certificate, status: UNKNOWN_NODE_STATUS, description: null, createdAtMs: now, updatedAtMs: now },
+      node: { id: nodeId, peerId: req.peerId, hostname: req.hostname, spec: { role, availability: 'active', labels: {} }, certificate, status: UNKNOWN_NODE_STATUS, description: null, networkAddresses: [], createdAtMs: now, updatedAtMs: now },
       secretDigest: secretDigest(cluster.secrets[role])
     })
     if (!result.ok) return { ok: false, code: result.code, message: result.message }

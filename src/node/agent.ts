@@ -148,6 +148,8 @@ export class Agent {
       executor: this.deps.executor,
       connect: async handlers => await this.connectDispatcher(m, handlers),
       describe: () => this.engine.current,
+      // The data-path address: overlay traffic for this node goes to the IP it advertises.
+      addr: m.advertiseAddr.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
       logger: this.deps.logger,
       now: this.deps.now,
       onFatal: this.deps.onFatal
@@ -209,7 +211,7 @@ export class Agent {
             spec: req.spec,
             addressPool,
             networks: [ingress],
-            node: { id: nodeId, peerId: host.peerId, hostname: addrs.hostname, spec: { role: 'manager', availability: 'active', labels: {} }, certificate, status: UNKNOWN_NODE_STATUS, description: null, createdAtMs: now, updatedAtMs: now }
+            node: { id: nodeId, peerId: host.peerId, hostname: addrs.hostname, spec: { role: 'manager', availability: 'active', labels: {} }, certificate, status: UNKNOWN_NODE_STATUS, description: null, networkAddresses: [], createdAtMs: now, updatedAtMs: now }
           }
         })
       } catch (err) {
@@ -328,6 +330,10 @@ export class Agent {
     // As dockerd does when a node leaves its swarm: the node's task containers go with it.
     await this.deps.executor.adopt(membership.nodeId, new Set()).catch((err: unknown) => {
       this.log.warn('could not remove this node\'s task containers', { err: (err as Error).message })
+    })
+    // ... and so do its overlay networks: an empty view removes what the data plane made on this host.
+    await this.deps.executor.dataPlane?.apply({ vtep: '', networks: [] }).catch((err: unknown) => {
+      this.log.warn('could not remove this node\'s overlay networks', { err: (err as Error).message })
     })
     await Manager.wipe(this.config.dataDir)
     await clearMembership(this.config.dataDir)

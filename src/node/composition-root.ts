@@ -1,4 +1,5 @@
 import type { Server } from 'node:http'
+import { join } from 'node:path'
 import type { Logger } from '../membership/index.js'
 import { DockerExecutor, serveDispatch } from '../tasks/index.js'
 import { Agent } from './agent.js'
@@ -20,7 +21,8 @@ export interface RunningAgent {
  * socket reports LocalNodeState "pending").
  */
 export async function startAgent (config: AgentConfig, logger: Logger, onFatal: (err: unknown) => void): Promise<RunningAgent> {
-  const executor = new DockerExecutor(config.dockerHost)
+  // The data plane keeps its files (each task's hosts file) next to the node's state.
+  const executor = new DockerExecutor(config.dockerHost, { stateDir: join(config.dataDir, 'overlay'), logger: logger.child('overlay') })
   // The API serves calls forwarded from other nodes on every membership the agent starts.
   let api: ApiHandler | null = null
   const agent = new Agent(config, {

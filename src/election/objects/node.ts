@@ -18,6 +18,18 @@ export interface NodeStatus {
   readonly message: string
   /** When the state was reached (ms, the leader's clock). */
   readonly sinceMs: number
+  /**
+   * The node's data-path address (Docker's Status.Addr): the IP it advertises, where the other nodes
+   * send its overlay traffic (VXLAN). Told by the node when its session opens; '' before.
+   */
+  readonly addr: string
+}
+
+/** A node's own address on an overlay network (the ingress network gives every node one). */
+export interface NodeNetworkAddress {
+  readonly networkId: string
+  /** With its prefix length: `10.0.0.3/24`. */
+  readonly address: string
 }
 
 /** A node in the replicated store (SwarmKit's api.Node). */
@@ -32,6 +44,8 @@ export interface NodeObject {
   readonly status: NodeStatus
   /** The node's platform, resources and engine, as its executor described it on its session; null until then. */
   readonly description: NodeDescription | null
+  /** Allocated by the leader's allocator: the source address of the routing mesh's traffic from this node. */
+  readonly networkAddresses: readonly NodeNetworkAddress[]
   readonly version: number
   readonly createdAtMs: number
   readonly updatedAtMs: number
@@ -44,4 +58,4 @@ export interface RevokedNode {
   readonly revokedAtMs: number
 }
 
-export const UNKNOWN_NODE_STATUS: NodeStatus = { state: 'unknown', message: '', sinceMs: 0 }
+export const UNKNOWN_NODE_STATUS: NodeStatus = { state: 'unknown', message: '', sinceMs: 0, addr: '' }

@@ -11,7 +11,8 @@ export interface AllocatedPort {
   readonly TargetPort: number
   /** 1–65535: the spec's own port, or one kept from the service's previous allocation, or the lowest free dynamic port. */
   readonly PublishedPort: number
-  readonly PublishMode: 'host'
+  /** 'ingress': published on every node by the routing mesh; 'host': on the task's node by its engine. */
+  readonly PublishMode: 'ingress' | 'host'
 }
 
 /** The key of a published port in a set of taken ports: `"tcp/8080"`. Two services may not share one. */

@@ -61,6 +61,22 @@ export type ServiceMode =
   | { readonly Replicated: { readonly Replicas: number } }
   | { readonly Global: Readonly<Record<string, never>> }
 
+/** A service's virtual IP on one network (Docker's Endpoint.VirtualIPs entry). */
+export interface VirtualIp {
+  readonly networkId: string
+  /** With its prefix length, as Docker shows it: `10.0.1.2/24`. */
+  readonly addr: string
+}
+
+/**
+ * Docker's Service.Endpoint: the published ports, each with its PublishedPort, and one VIP per network the
+ * service's tasks attach to, in 'vip' endpoint mode (none in 'dnsrr').
+ */
+export interface ServiceEndpoint {
+  readonly ports: readonly AllocatedPort[]
+  readonly virtualIps: readonly VirtualIp[]
+}
+
 /** Docker's PortConfig. */
 export interface PortConfig {
   readonly Name?: string
@@ -68,7 +84,7 @@ export interface PortConfig {
   readonly TargetPort: number
   /** 0 or absent: the allocator assigns one from 30000–32767 (src/tasks/allocator). */
   readonly PublishedPort?: number
-  /** Default 'host', the only mode flotilla publishes (Docker's default is 'ingress'). */
+  /** 'ingress' (Docker's default): the routing mesh publishes it on every node; 'host': the task's node only. */
   readonly PublishMode?: 'ingress' | 'host'
 }
 
@@ -144,8 +160,8 @@ export interface ServiceObject {
   readonly spec: ServiceSpec
   /** Docker's PreviousSpec: the spec before the last update, what `service rollback` returns to; null before any update. */
   readonly previousSpec: ServiceSpec | null
-  /** Docker's Service.Endpoint: the spec's ports with every PublishedPort assigned (src/tasks/allocator). */
-  readonly endpoint: { readonly ports: readonly AllocatedPort[] }
+  /** Docker's Service.Endpoint: the spec's ports with every PublishedPort assigned, and its VIPs (src/tasks/allocator). */
+  readonly endpoint: ServiceEndpoint
   /** Docker's UpdateStatus; null before any update, and again after each spec update until the updater starts. */
   readonly updateStatus: UpdateStatus | null
   /**

@@ -14,6 +14,15 @@ export interface TaskStatus {
   readonly exitCode: number | null
 }
 
+/** A task's address on one overlay network, allocated by the leader when it placed the task (Docker's NetworkAttachment). */
+export interface TaskNetworkAddress {
+  readonly networkId: string
+  /** With its prefix length, as Docker shows it: `10.0.1.5/24`. */
+  readonly address: string
+  /** Extra names the task's service answers to on this network (the attachment's Aliases). */
+  readonly aliases: readonly string[]
+}
+
 /** A task in the replicated store (SwarmKit's api.Task, trimmed). */
 export interface TaskObject {
   readonly id: string
@@ -33,8 +42,14 @@ export interface TaskObject {
   readonly specVersion: number
   /** The service's TaskTemplate at `specVersion` (SwarmKit's Task.Spec): what the node runs, whatever the service becomes. */
   readonly spec: TaskTemplate
-  /** The service's allocated ports at `specVersion`, published in host mode on the task's node. */
+  /** The service's allocated ports at `specVersion`: host-mode ones published by the task's node, ingress ones by the routing mesh. */
   readonly ports: readonly AllocatedPort[]
+  /**
+   * The task's addresses on its networks (its spec's, and ingress when its ports publish in ingress mode),
+   * allocated when the scheduler placed it; empty before, and for a task attached to no network. Held
+   * (never given to another task) until the task reaches a terminal state.
+   */
+  readonly networks: readonly TaskNetworkAddress[]
   /**
    * A restart's delayed start (SwarmKit's desired state READY): the task must not be started before this
    * time (ms); null when it may start at once. The scheduler may place it and the agent prepare it earlier.
@@ -58,7 +73,7 @@ export interface TaskObject {
 }
 
 /** A task the orchestrator asks to create: the store sets `version` when it applies the entry. */
-export type NewTask = Omit<TaskObject, 'version'>
+export type NewTask = Omit<TaskObject, 'version' | 'networks'>
 
 /**
  * A change to one task. `version` is the task's version the change was computed from: the store refuses

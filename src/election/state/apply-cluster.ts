@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Command } from './commands.js'
-import { DEFAULT_ADDRESS_POOL, type NodeObject, type StoreState } from '../objects/index.js'
+import { DEFAULT_ADDRESS_POOL, UNKNOWN_NODE_STATUS, type NodeObject, type StoreState } from '../objects/index.js'
 import { refuse, type Applied } from './applied.js'
 
 type ClusterCommand = Extract<Command, { op: 'cluster.init' | 'node.admit' | 'node.update' | 'node.certificate' | 'node.remove' | 'cluster.update' }>
@@ -26,7 +26,7 @@ export function applyClusterCommand (state: StoreState, index: number, cmd: Clus
     case 'cluster.init': {
       if (state.cluster !== null) return refuse(state, index, 'conflict', 'the cluster is already initialized')
       const nodes = new Map(state.nodes)
-      nodes.set(cmd.node.id, { ...cmd.node, version: index })
+      nodes.set(cmd.node.id, { ...cmd.node, status: { ...UNKNOWN_NODE_STATUS, ...cmd.node.status }, networkAddresses: cmd.node.networkAddresses ?? [], version: index })
       const networks = new Map(state.networks)
       for (const n of cmd.networks ?? []) networks.set(n.id, { ...n, version: index })
       return {
@@ -47,7 +47,7 @@ export function applyClusterCommand (state: StoreState, index: number, cmd: Clus
         if (r.peerId === cmd.node.peerId) return refuse(state, index, 'unauthenticated', 'this host was removed from the cluster')
       }
       const nodes = new Map(state.nodes)
-      nodes.set(cmd.node.id, { ...cmd.node, version: index })
+      nodes.set(cmd.node.id, { ...cmd.node, status: { ...UNKNOWN_NODE_STATUS, ...cmd.node.status }, networkAddresses: cmd.node.networkAddresses ?? [], version: index })
       return { state: { ...state, index, nodes }, result: { ok: true }, events: [{ kind: 'node-added', id: cmd.node.id }] }
     }
     case 'node.update': {

@@ -3,7 +3,8 @@
  * subnet and VXLAN ID from the state it read; they are checked again here, since another network may
  * have taken them in between.
  */
-import type { NetworkObject, ServiceObject, StoreState } from '../objects/index.js'
+import { isTerminal, type NetworkObject, type ServiceObject, type StoreState } from '../objects/index.js'
+import { addressClash } from './addresses.js'
 import { refuse, type Applied } from './applied.js'
 import type { Command } from './commands.js'
 
@@ -32,10 +33,17 @@ export function networkClash (state: StoreState, n: Omit<NetworkObject, 'version
   return null
 }
 
-/** The services whose tasks attach to network `id`, by name. */
-export function servicesOnNetwork (services: Iterable<ServiceObject>, id: string): string[] {
+/**
+ * The services whose tasks attach to network `id`, by name: those that name it, and, for the ingress
+ * network, those that publish a port in ingress mode.
+ */
+export function servicesOnNetwork (services: Iterable<ServiceObject>, id: string, ingress = false): string[] {
   const names: string[] = []
-  for (const s of services) if ((s.spec.TaskTemplate.Networks ?? []).some(a => a.Target === id)) names.push(s.name)
+  for (const s of services) {
+    const named = (s.spec.TaskTemplate.Networks ?? []).some(a => a.Target === id)
+    const meshed = ingress && s.endpoint.ports.some(p => p.PublishMode === 'ingress')
+    if (named || meshed) names.push(s.name)
+  }
   return names.sort()
 }
 
@@ -52,11 +60,24 @@ export function applyNetworkCreate (state: StoreState, index: number, cmd: Op<'n
 export function applyNetworkRemove (state: StoreState, index: number, cmd: Op<'network.remove'>): Applied {
   const n = state.networks.get(cmd.id)
   if (n === undefined) return refuse(state, index, 'not-found', `network ${cmd.id} not found`)
-  const users = servicesOnNetwork(state.services.values(), n.id)
+  const users = servicesOnNetwork(state.services.values(), n.id, n.spec.Ingress)
   if (users.length > 0) {
     return refuse(state, index, 'conflict', `network ${n.name} is in use by service${users.length === 1 ? '' : 's'} ${users.join(', ')}`)
   }
+  // Tasks of a removed service may still be stopping, their addresses held (Docker: "has active endpoints").
+  const active = [...state.tasks.values()].filter(t => !isTerminal(t.status.state) && t.networks.some(a => a.networkId === n.id)).length
+  if (active > 0) return refuse(state, index, 'conflict', `network ${n.name} has ${active} active task${active === 1 ? '' : 's'} still stopping; try again once they have stopped`)
   const networks = new Map(state.networks)
   networks.delete(n.id)
   return { state: { ...state, index, networks }, result: { ok: true }, events: [{ kind: 'network', id: n.id }] }
+}
+
+export function applyNodeNetworks (state: StoreState, index: number, cmd: Op<'node.networks'>): Applied {
+  const node = state.nodes.get(cmd.id)
+  if (node === undefined) return refuse(state, index, 'not-found', `node ${cmd.id} not found`)
+  const clash = addressClash(state, cmd.addresses, new Map(), { nodeId: node.id })
+  if (clash !== null) return refuse(state, index, 'conflict', clash)
+  const nodes = new Map(state.nodes)
+  nodes.set(node.id, { ...node, networkAddresses: cmd.addresses, version: index, updatedAtMs: cmd.nowMs })
+  return { state: { ...state, index, nodes }, result: { ok: true }, events: [{ kind: 'node-updated', id: node.id }] }
 }

@@ -5,6 +5,7 @@
 import { refuse, type Applied, type StoreEvent } from './applied.js'
 import type { Command } from './commands.js'
 import { isTerminal, portKey, taskStateRank, type ServiceObject, type StoreState, type TaskObject, type UpdateStatus } from '../objects/index.js'
+import { addressClash } from './addresses.js'
 
 type Op<K extends Command['op']> = Extract<Command, { op: K }>
 
@@ -35,14 +36,17 @@ function putService (state: StoreState, index: number, service: ServiceObject): 
 
 /** `putService` for a service whose name or ports may change: refused when another service holds them. */
 function putUnclashed (state: StoreState, index: number, service: ServiceObject): Applied {
-  const clash = collision(state.services, service)
+  const clash = collision(state.services, service) ??
+    addressClash(state, service.endpoint.virtualIps.map(v => ({ networkId: v.networkId, address: v.addr })), new Map(), { serviceId: service.id })
   return clash !== null ? refuse(state, index, 'conflict', clash) : putService(state, index, service)
 }
 
 export function applyServiceCreate (state: StoreState, index: number, cmd: Op<'service.create'>): Applied {
   if (state.services.has(cmd.service.id)) return refuse(state, index, 'conflict', `service ${cmd.service.id} exists already`)
   // Entries written before updates were tracked carry no updateStatus or rebalance.
-  return putUnclashed(state, index, { ...cmd.service, updateStatus: cmd.service.updateStatus ?? null, rebalance: cmd.service.rebalance ?? null, version: index })
+  // ... nor, before networks, VIPs.
+  const endpoint = { ports: cmd.service.endpoint.ports, virtualIps: cmd.service.endpoint.virtualIps ?? [] }
+  return putUnclashed(state, index, { ...cmd.service, endpoint, updateStatus: cmd.service.updateStatus ?? null, rebalance: cmd.service.rebalance ?? null, version: index })
 }
 
 export function applyServiceUpdate (state: StoreState, index: number, cmd: Op<'service.update'>): Applied {
@@ -58,7 +62,7 @@ export function applyServiceUpdate (state: StoreState, index: number, cmd: Op<'s
     ? { state: 'rollback_started', startedAtMs: cmd.nowMs, completedAtMs: null, message: 'manually requested rollback' }
     : null
   return putUnclashed(state, index, {
-    ...service, spec: cmd.spec, previousSpec: service.spec, endpoint: { ports: cmd.ports }, updateStatus, version: index, updatedAtMs: cmd.nowMs
+    ...service, spec: cmd.spec, previousSpec: service.spec, endpoint: { ports: cmd.ports, virtualIps: cmd.virtualIps ?? [] }, updateStatus, version: index, updatedAtMs: cmd.nowMs
   })
 }
 
@@ -73,7 +77,7 @@ export function applyServiceRollback (state: StoreState, index: number, cmd: Op<
     ...service,
     spec: service.previousSpec,
     previousSpec: null,
-    endpoint: { ports: cmd.ports },
+    endpoint: { ports: cmd.ports, virtualIps: cmd.virtualIps ?? [] },
     updateStatus: { ...status, state: 'rollback_started', message: cmd.message },
     version: index,
     updatedAtMs: cmd.nowMs
@@ -109,7 +113,7 @@ export function applyNodeStatus (state: StoreState, index: number, cmd: Op<'node
   const nodes = new Map(state.nodes)
   nodes.set(cmd.id, {
     ...node,
-    status: { state: cmd.state, message: cmd.message, sinceMs },
+    status: { state: cmd.state, message: cmd.message, sinceMs, addr: cmd.addr ?? node.status.addr },
     description: cmd.description ?? node.description,
     version: index,
     updatedAtMs: cmd.nowMs
@@ -144,7 +148,7 @@ export function applyTasksReconcile (state: StoreState, index: number, cmd: Op<'
     events.push({ kind: 'service', id: service.id })
   }
   for (const t of cmd.create) {
-    const created: TaskObject = { ...t, runningAtMs: t.runningAtMs ?? null, version: index }
+    const created: TaskObject = { ...t, runningAtMs: t.runningAtMs ?? null, networks: [], version: index }
     tasks.set(t.id, created)
     events.push(taskEvent(created))
   }
@@ -172,6 +176,8 @@ function desiredRank (d: TaskObject['desiredState']): number {
 export function applyTasksSchedule (state: StoreState, index: number, cmd: Op<'tasks.schedule'>): Applied {
   const tasks = new Map(state.tasks)
   const events: StoreEvent[] = []
+  // The addresses taken per network, kept current as this entry's placements take theirs.
+  const used = new Map<string, Set<string>>()
   for (const p of cmd.placements) {
     const t = tasks.get(p.id)
     // Skipped, not refused: a task that moved on (shut down, already placed) is simply not this pass's.
@@ -180,9 +186,14 @@ export function applyTasksSchedule (state: StoreState, index: number, cmd: Op<'t
     let next: TaskObject
     if ('nodeId' in p) {
       if (!state.nodes.has(p.nodeId) || (t.nodeId !== null && t.nodeId !== p.nodeId)) continue
+      const networks = p.networks ?? []
+      // An address taken since the scheduler read the store: skipped; its next pass picks another.
+      if (addressClash(state, networks, used) !== null) continue
+      for (const a of networks) used.get(a.networkId)?.add(a.address.split('/')[0]!)
       next = {
         ...t,
         nodeId: p.nodeId,
+        networks,
         status: { state: 'assigned', timestampMs: cmd.nowMs, message: 'scheduler assigned task to node', err: null, exitCode: null },
         version: index,
         updatedAtMs: cmd.nowMs

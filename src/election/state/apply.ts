@@ -2,7 +2,7 @@ import type { Command } from './commands.js'
 import type { StoreState } from '../objects/index.js'
 import type { Applied } from './applied.js'
 import { applyClusterCommand } from './apply-cluster.js'
-import { applyNetworkCreate, applyNetworkRemove } from './apply-networks.js'
+import { applyNetworkCreate, applyNetworkRemove, applyNodeNetworks } from './apply-networks.js'
 import {
   applyNodeStatus, applyServiceCreate, applyServiceRemove, applyServiceRollback, applyServiceRebalance, applyServiceUpdate, applyTasksReconcile, applyTasksReport, applyTasksSchedule
 } from './apply-tasks.js'
@@ -25,6 +25,7 @@ export function applyCommand (state: StoreState, index: number, cmd: Command): A
     case 'network.create': return applyNetworkCreate(state, index, cmd)
     case 'network.remove': return applyNetworkRemove(state, index, cmd)
     case 'node.status': return applyNodeStatus(state, index, cmd)
+    case 'node.networks': return applyNodeNetworks(state, index, cmd)
     case 'service.create': return applyServiceCreate(state, index, cmd)
     case 'service.update': return applyServiceUpdate(state, index, cmd)
     case 'service.remove': return applyServiceRemove(state, index, cmd)

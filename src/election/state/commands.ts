@@ -1,12 +1,13 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError, type NodeDescription, type NodeRole } from '../../membership/index.js'
 import type {
-  AllocatedPort, ClusterObject, NetworkObject, NewTask, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskDeletion, TaskState, TaskUpdate, UpdateStatus
+  AllocatedPort, ClusterObject, NetworkObject, NodeNetworkAddress, TaskNetworkAddress, VirtualIp, NewTask, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskDeletion, TaskState, TaskUpdate, UpdateStatus
 } from '../objects/index.js'
 
 /** The scheduler's decision for one task: a node, or why none (the pending task's message). */
 export type TaskPlacement =
-  | { readonly id: string, readonly version: number, readonly nodeId: string }
+  /** `networks`: the task's addresses, checked again at apply (absent in entries written before networks). */
+  | { readonly id: string, readonly version: number, readonly nodeId: string, readonly networks?: readonly TaskNetworkAddress[] }
   | { readonly id: string, readonly version: number, readonly pending: string }
 
 /** A state change a node's executor reported for one of its tasks. */
@@ -35,7 +36,14 @@ export type Command =
   | { readonly op: 'node.remove', readonly id: string, readonly nowMs: number }
   | { readonly op: 'cluster.update', readonly version: number, readonly spec: Readonly<Record<string, unknown>>, readonly secrets: { readonly worker: string, readonly manager: string }, readonly nowMs: number }
   /** The dispatcher's view of a node: ready (with what its executor describes) or down. */
-  | { readonly op: 'node.status', readonly id: string, readonly state: 'ready' | 'down', readonly message: string, readonly description: NodeDescription | null, readonly nowMs: number }
+  | {
+    readonly op: 'node.status', readonly id: string, readonly state: 'ready' | 'down', readonly message: string, readonly description: NodeDescription | null,
+    readonly nowMs: number,
+    /** The node's data-path address, when its session told it. */
+    readonly addr?: string
+  }
+  /** The allocator's addresses for a node on the networks that give nodes one (ingress); re-checked at apply. */
+  | { readonly op: 'node.networks', readonly id: string, readonly addresses: readonly NodeNetworkAddress[], readonly nowMs: number }
   /** A network with its allocated subnet and VXLAN ID; name, subnet and VXLAN ID are re-checked at apply. */
   | { readonly op: 'network.create', readonly network: Omit<NetworkObject, 'version'> }
   /** Refused while a service attaches to the network. */
@@ -46,12 +54,12 @@ export type Command =
    * A spec update: the replaced spec becomes PreviousSpec and UpdateStatus is reset (the updater starts
    * anew), or, with `rollback` (`?rollback=previous`, `spec` being PreviousSpec), set to rollback_started.
    */
-  | { readonly op: 'service.update', readonly id: string, readonly version: number, readonly spec: ServiceSpec, readonly ports: readonly AllocatedPort[], readonly nowMs: number, readonly rollback?: boolean }
+  | { readonly op: 'service.update', readonly id: string, readonly version: number, readonly spec: ServiceSpec, readonly ports: readonly AllocatedPort[], readonly virtualIps?: readonly VirtualIp[], readonly nowMs: number, readonly rollback?: boolean }
   /**
    * The updater's FailureAction rollback: the service goes back to its PreviousSpec (with `ports`
    * allocated for it), which is then cleared, and UpdateStatus becomes rollback_started with `message`.
    */
-  | { readonly op: 'service.rollback', readonly id: string, readonly version: number, readonly ports: readonly AllocatedPort[], readonly message: string, readonly nowMs: number }
+  | { readonly op: 'service.rollback', readonly id: string, readonly version: number, readonly ports: readonly AllocatedPort[], readonly virtualIps?: readonly VirtualIp[], readonly message: string, readonly nowMs: number }
   /** Ask for a one-shot rebalance of a replicated service (`flotilla service rebalance`). */
   | { readonly op: 'service.rebalance', readonly id: string, readonly nowMs: number }
   /** Removes the service and asks every task of it to be removed (desired state 'remove'). */

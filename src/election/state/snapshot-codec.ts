@@ -31,14 +31,16 @@ export function decodeStore (bytes: Uint8Array): StoreState {
       : { ...cluster, root: { publicKeyDer: new Uint8Array(cluster.root.publicKeyDer), privateKeyDer: new Uint8Array(cluster.root.privateKeyDer) }, addressPool: cluster.addressPool ?? DEFAULT_ADDRESS_POOL },
     // Snapshots taken before services existed lack a node's status, description, services and tasks.
     nodes: new Map((v.nodes as NodeObject[]).map(n => [n.id, {
-      ...n, certificate: new Uint8Array(n.certificate), status: n.status ?? UNKNOWN_NODE_STATUS, description: n.description ?? null
+      ...n, certificate: new Uint8Array(n.certificate), status: { ...UNKNOWN_NODE_STATUS, ...n.status }, description: n.description ?? null, networkAddresses: n.networkAddresses ?? []
     }])),
     revoked: new Map((v.revoked as RevokedNode[]).map(r => [r.id, r])),
-    // ... and, taken before updates were tracked, a service's UpdateStatus and rebalance, a task's runningAtMs.
+    // ... and, taken before updates were tracked, a service's UpdateStatus and rebalance, a task's runningAtMs;
+    // before networks, VIPs, task addresses, a node's Addr and network addresses.
     services: new Map((Array.isArray(v.services) ? v.services as ServiceObject[] : []).map(s => [s.id, {
-      ...s, previousSpec: s.previousSpec ?? null, updateStatus: s.updateStatus ?? null, rebalance: s.rebalance ?? null
+      ...s, previousSpec: s.previousSpec ?? null, updateStatus: s.updateStatus ?? null, rebalance: s.rebalance ?? null,
+      endpoint: { ports: s.endpoint.ports, virtualIps: s.endpoint.virtualIps ?? [] }
     }])),
-    tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, { ...t, runningAtMs: t.runningAtMs ?? null }])),
+    tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, { ...t, runningAtMs: t.runningAtMs ?? null, networks: t.networks ?? [] }])),
     // ... and, taken before networks existed, no networks.
     networks: new Map((Array.isArray(v.networks) ? v.networks as NetworkObject[] : []).map(n => [n.id, n]))
   }

@@ -119,7 +119,9 @@ export function addServiceCommands (program: Command, socket: () => string, out:
     .option('-e, --env <KEY=value>', 'set environment variables', collect, [] as string[])
     .option('-l, --label <key=value>', 'service labels', collect, [] as string[])
     .option('--container-label <key=value>', 'container labels', collect, [] as string[])
-    .option('-p, --publish <port>', 'publish a port on the nodes: mode=host,target=80,published=8080[,protocol=udp] or 8080:80[/udp]', collect, [] as string[]))
+    .option('-p, --publish <port>', 'publish a port: 8080:80[/udp] (routing mesh, every node) or mode=host,target=80,published=8080[,protocol=udp]', collect, [] as string[])
+    .option('--network <network>', 'attach to an overlay network: NAME or name=NAME,alias=ALIAS', collect, [] as string[])
+    .option('--endpoint-mode <mode>', 'endpoint mode ("vip" or "dnsrr")'))
     .action(async (image: string, args: string[], o: CreateFlags) => {
       const s = socket()
       const res = (await call(s, 'POST', '/services/create', buildCreateSpec(image, args, o, io.env))).body as { ID: string, Warnings?: string[] | null }

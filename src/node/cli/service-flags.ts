@@ -101,7 +101,7 @@ function portRange (flag: string, value: string, text: string): [number, number]
 export function parsePublish (value: string, flag = '--publish'): PortFlag[] {
   if (/\w+=\w+(,\w+=\w+)*/.test(value)) {
     let protocol: PortFlag['Protocol'] = 'tcp'
-    let mode: PortFlag['PublishMode'] = 'host'
+    let mode: PortFlag['PublishMode'] = 'ingress'
     let target = 0
     let published = 0
     for (const field of value.split(',')) {
@@ -132,7 +132,7 @@ export function parsePublish (value: string, flag = '--publish'): PortFlag[] {
   if (parts.length === 2 && pub1 - pub0 !== target1 - target0) throw badFlag(flag, value, 'invalid ranges specified for container and host Ports')
   const out: PortFlag[] = []
   for (let t = target0; t <= target1; t++) {
-    out.push({ Protocol: protocol, TargetPort: t, PublishedPort: pub0 === 0 ? 0 : pub0 + (t - target0), PublishMode: 'host' })
+    out.push({ Protocol: protocol, TargetPort: t, PublishedPort: pub0 === 0 ? 0 : pub0 + (t - target0), PublishMode: 'ingress' })
   }
   return out
 }

@@ -125,11 +125,10 @@ export function serviceReplicas (s: ServiceJson): string {
 
 /**
  * PORTS of `service ls`: `*:8080->80/tcp`, consecutive ports grouped into ranges (`*:8080-8081->80-81/tcp`)
- * as docker groups them. Docker lists ingress ports only; flotilla publishes every port in host mode, so
- * host-mode ports are listed here.
+ * as docker groups them. As docker, ingress ports only: a host-mode port is the task's (`service ps`).
  */
 export function servicePorts (ports: readonly PortJson[] = []): string {
-  const sorted = [...ports].sort((a, b) => {
+  const sorted = ports.filter(p => (p.PublishMode ?? 'ingress') === 'ingress').sort((a, b) => {
     const pa = a.Protocol ?? 'tcp'
     const pb = b.Protocol ?? 'tcp'
     return pa === pb ? (a.PublishedPort ?? 0) - (b.PublishedPort ?? 0) : (pa < pb ? -1 : 1)

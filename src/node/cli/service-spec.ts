@@ -54,6 +54,8 @@ export interface CreateFlags extends CommonServiceFlags {
   label: string[]
   containerLabel: string[]
   publish: string[]
+  network: string[]
+  endpointMode?: string
 }
 
 export interface UpdateFlags extends CommonServiceFlags {
@@ -178,7 +180,10 @@ export function buildCreateSpec (image: string, args: readonly string[], o: Crea
   const tt: Json = { ContainerSpec: cs, Placement: placement, ForceUpdate: 0 }
   applyResources(tt, o)
   applyRestartPolicy(tt, o)
-  const endpoint: Json = { Mode: 'vip' }
+  if (o.network.length > 0) tt.Networks = o.network.map(parseNetworkFlag)
+  const endpointMode = o.endpointMode ?? 'vip'
+  if (endpointMode !== 'vip' && endpointMode !== 'dnsrr') throw new CliError(`invalid endpoint mode ${endpointMode}: use vip or dnsrr`)
+  const endpoint: Json = { Mode: endpointMode }
   const ports = o.publish.flatMap(p => parsePublish(p))
   if (ports.length > 0) endpoint.Ports = ports
   const spec: Json = { Name: o.name ?? '', Labels: parseLabels(o.label), TaskTemplate: tt, Mode: serviceMode, EndpointSpec: endpoint }
@@ -187,12 +192,29 @@ export function buildCreateSpec (image: string, args: readonly string[], o: Crea
   return spec
 }
 
+/** docker's `--network`: a name or ID, or `name=NET[,alias=A]...` (aliases repeatable). */
+export function parseNetworkFlag (value: string): Json {
+  if (!value.includes('=')) return { Target: value }
+  let target = ''
+  const aliases: string[] = []
+  for (const field of value.split(',')) {
+    const i = field.indexOf('=')
+    const key = i < 0 ? '' : field.slice(0, i).toLowerCase()
+    const v = field.slice(i + 1)
+    if (key === 'name') target = v
+    else if (key === 'alias') aliases.push(v)
+    else throw new CliError(`invalid --network value "${value}": unknown field "${field}"; use name=NET,alias=NAME`)
+  }
+  if (target === '') throw new CliError(`invalid --network value "${value}": name is missing`)
+  return aliases.length > 0 ? { Target: target, Aliases: aliases } : { Target: target }
+}
+
 function sameText (a: readonly string[]): string[] {
   return [...new Set(a)].sort()
 }
 
 function portId (p: { Protocol?: string, TargetPort?: number, PublishedPort?: number, PublishMode?: string }): string {
-  return `${String(p.Protocol ?? 'tcp')}/${String(p.TargetPort)}/${String(p.PublishedPort ?? 0)}/${String(p.PublishMode ?? 'host')}`
+  return `${String(p.Protocol ?? 'tcp')}/${String(p.TargetPort)}/${String(p.PublishedPort ?? 0)}/${String(p.PublishMode ?? 'ingress')}`
 }
 
 function updatePorts (endpoint: Json, o: UpdateFlags): void {

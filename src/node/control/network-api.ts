@@ -133,10 +133,11 @@ export function addNetworkRoutes (router: Router, deps: { readonly cluster: Clus
       const spec = parseNetworkSpec(parseJson(req))
       return await deps.cluster(req, true, async mgr => {
         const { networks, cluster } = mgr.store.state
+        if (cluster === null) throw new FlotillaError('unavailable', 'this node is not part of a swarm yet', { hint: 'run `docker swarm init` or `docker swarm join` first' })
         if (spec.Ingress && [...networks.values()].some(n => n.spec.Ingress)) {
           throw new FlotillaError('conflict', 'an ingress network already exists', { hint: 'remove it first (`docker network rm ingress`) to replace it' })
         }
-        const network = allocateNetwork(spec, newId(), networks.values(), cluster!.addressPool, now())
+        const network = allocateNetwork(spec, newId(), networks.values(), cluster.addressPool, now())
         await mgr.propose({ op: 'network.create', network })
         return { status: 201, json: { Id: network.id, Warning: '' } }
       })

@@ -1,10 +1,11 @@
 import { FlotillaError, newObjectId } from '../../membership/index.js'
 import type { Command, NodeObject, StoreState } from '../../election/index.js'
-import { allocatePorts, portsTaken, TASK_STATES, type AllocatedPort, type ServiceObject, type ServiceSpec, type TaskObject } from '../../tasks/index.js'
+import { allocatePorts, allocateVirtualIps, portsTaken, TASK_STATES, type AllocatedPort, type ServiceObject, type ServiceSpec, type TaskObject } from '../../tasks/index.js'
 import { parseJson, type ApiRequest, type ApiResponse } from './http-server.js'
 import type { Router } from './router.js'
 import { findByRef, labelMatches, parseFilters, queryFlag } from './schemas.js'
 import { parseServiceSpec, randomServiceName } from './service-schemas.js'
+import { resolveServiceNetworks } from './service-networks.js'
 import { isTaskUpToDate, serviceJson, serviceStatus, taskJson } from './service-shapes.js'
 
 /** What the service routes need of the leader's manager: its store and proposals. */
@@ -80,6 +81,25 @@ function allocate (spec: ServiceSpec, taken: ReadonlySet<string>, previous?: rea
   }
 }
 
+/** How many times a create or update allocates its VIPs again after another entry took one of them. */
+const ADDRESS_RACE_ATTEMPTS = 3
+
+/**
+ * Run `attempt` (read the store, allocate, propose) again when the store refused it because an address
+ * it allocated was taken meanwhile (the scheduler places tasks concurrently): the next attempt reads the
+ * store after that entry and picks another. Any other refusal is the caller's.
+ */
+async function retryAddressRace<T> (attempt: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt()
+    } catch (err) {
+      const raced = err instanceof FlotillaError && err.code === 'conflict' && /^address \S+ on network \S+ is in use$/.test(err.message)
+      if (!raced || i >= ADDRESS_RACE_ATTEMPTS) throw err
+    }
+  }
+}
+
 /**
  * A task filter resolved against the store: service and node references become IDs (404 when one does
  * not exist, as dockerd), as SwarmKit's ListTasks filters.
@@ -128,18 +148,22 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
 
   return router
     .add('POST', '/services/create', async (req) => {
-      const { spec, warnings } = parseServiceSpec(parseJson(req), newName)
-      return await cluster(req, true, async mgr => {
-        const services = [...mgr.store.state.services.values()]
+      const parsed = parseServiceSpec(parseJson(req), newName)
+      const warnings = parsed.warnings
+      return await cluster(req, true, async mgr => await retryAddressRace(async () => {
+        const state = mgr.store.state
+        const spec = resolveServiceNetworks(parsed.spec, state.networks.values())
+        const services = [...state.services.values()]
         for (const s of services) {
           if (s.name === spec.Name) throw new FlotillaError('conflict', `service ${spec.Name} already exists`, { hint: 'choose another --name, or update the existing service' })
         }
         const ports = allocate(spec, portsTaken(services, null))
+        const virtualIps = allocateVirtualIps(state, spec, ports, null)
         const id = newId()
         const nowMs = now()
-        await mgr.propose({ op: 'service.create', service: { id, name: spec.Name, createdAtMs: nowMs, updatedAtMs: nowMs, spec, previousSpec: null, endpoint: { ports }, updateStatus: null, rebalance: null } })
+        await mgr.propose({ op: 'service.create', service: { id, name: spec.Name, createdAtMs: nowMs, updatedAtMs: nowMs, spec, previousSpec: null, endpoint: { ports, virtualIps }, updateStatus: null, rebalance: null } })
         return { status: 201, json: { ID: id, Warnings: warnings } }
-      })
+      }))
     })
     .add('GET', '/services', async (req) => {
       const filters = parseFilters(req.query.get('filters'), SERVICE_FILTERS)
@@ -163,10 +187,10 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
       // A rollback's body is the current spec (the CLI sends it back); the spec it goes to is PreviousSpec.
       const parsed = parseServiceSpec(parseJson(req), newName)
       const warnings = parsed.warnings
-      return await cluster(req, true, async mgr => {
+      return await cluster(req, true, async mgr => await retryAddressRace(async () => {
         const state = mgr.store.state
         const service = findService(state.services.values(), p.id!)
-        let spec = parsed.spec
+        let spec = resolveServiceNetworks(parsed.spec, state.networks.values())
         if (rollback) {
           if (service.previousSpec === null) {
             throw new FlotillaError('invalid-argument', `service ${service.name} does not have a previous spec`, { hint: 'a service can be rolled back only after an update' })
@@ -178,9 +202,10 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
           throw new FlotillaError('invalid-argument', 'Mode: service mode change is not allowed', { hint: 'remove the service and create it again in the other mode' })
         }
         const ports = allocate(spec, portsTaken(state.services.values(), service.id), service.endpoint.ports)
-        await mgr.propose({ op: 'service.update', id: service.id, version, spec, ports, nowMs: now(), rollback })
+        const virtualIps = allocateVirtualIps(state, spec, ports, service)
+        await mgr.propose({ op: 'service.update', id: service.id, version, spec, ports, virtualIps, nowMs: now(), rollback })
         return { status: 200, json: { Warnings: warnings } }
-      })
+      }))
     })
     // flotilla's own: ask the orchestrator to even out a replicated service's spread (src/tasks/orchestrator/rebalance.ts).
     .add('POST', '/services/{id}/rebalance', async (req, p) => await cluster(req, true, async mgr => {
@@ -204,9 +229,9 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
       return await cluster(req, false, async mgr => {
         const state = mgr.store.state
         const matches = taskMatcher(state, filters, findNode)
-        return { status: 200, json: [...state.tasks.values()].filter(matches).map(taskJson) }
+        return { status: 200, json: [...state.tasks.values()].filter(matches).map(t => taskJson(t, state.networks)) }
       })
     })
     .add('GET', '/tasks/{id}', async (req, p) => await cluster(req, false, async mgr =>
-      ({ status: 200, json: taskJson(findTask(mgr.store.state.tasks.values(), p.id!)) })))
+      ({ status: 200, json: taskJson(findTask(mgr.store.state.tasks.values(), p.id!), mgr.store.state.networks) })))
 }

@@ -9,9 +9,10 @@ import { parseConstraints, type ServiceSpec } from '../../tasks/index.js'
  * `TaskTemplate.ContainerSpec.Image: image reference must be provided`.
  *
  * Fields flotilla does not run but the docker CLI sends (ContainerSpec.Init, DNSConfig, Isolation,
- * LogDriver, empty Mounts or Networks, ...) are kept as sent, so
+ * LogDriver, empty Mounts, ...) are kept as sent, so
  * that `docker service update` sends them back unchanged. Those that would change what runs and are set
- * (non-empty Mounts, Secrets, Configs or Networks, job modes, plugin runtimes) are refused rather than ignored.
+ * (non-empty Mounts, Secrets or Configs, job modes, plugin runtimes) are refused rather than ignored.
+ * Networks are kept with their Targets as given; the leader resolves them to network IDs.
  */
 
 const UINT = 'must be a non-negative integer'
@@ -48,6 +49,13 @@ const ContainerSpecSchema = z.object({
   Configs: list
 }).passthrough()
 
+/** Docker's NetworkAttachmentConfig list; Target is a network name or ID, resolved on the leader. */
+const NetworksSchema = z.array(z.object({
+  Target: z.string().min(1, 'must name a network'),
+  Aliases: z.array(z.string()).nullable().optional(),
+  DriverOpts: z.record(z.string()).nullable().optional()
+}).passthrough()).nullable().optional()
+
 const TaskTemplateSchema = z.object({
   ContainerSpec: ContainerSpecSchema.nullable().optional(),
   Resources: z.object({ Limits: ResourcesSchema, Reservations: ResourcesSchema }).passthrough().nullable().optional(),
@@ -67,7 +75,7 @@ const TaskTemplateSchema = z.object({
   }).passthrough().nullable().optional(),
   ForceUpdate: uint.nullable().optional(),
   Runtime: text,
-  Networks: list
+  Networks: NetworksSchema
 }).passthrough()
 
 const PortSchema = z.object({
@@ -103,7 +111,8 @@ export const ServiceSpecSchema = z.object({
   }).passthrough().nullable().optional(),
   UpdateConfig: UpdateConfigSchema,
   RollbackConfig: UpdateConfigSchema,
-  Networks: list
+  /** Deprecated in Docker's API for TaskTemplate.Networks, where it is moved. */
+  Networks: NetworksSchema
 }).passthrough()
 
 type SpecInput = z.infer<typeof ServiceSpecSchema>
@@ -145,8 +154,6 @@ const REFUSED: ReadonlyArray<readonly [string, string]> = [
   ['TaskTemplate.ContainerSpec.Mounts', 'mounts are not supported by flotilla'],
   ['TaskTemplate.ContainerSpec.Secrets', 'secrets are not supported by flotilla'],
   ['TaskTemplate.ContainerSpec.Configs', 'configs are not supported by flotilla'],
-  ['TaskTemplate.Networks', 'attaching services to overlay networks is not supported by flotilla yet; tasks run on the engine\'s default network'],
-  ['Networks', 'attaching services to overlay networks is not supported by flotilla yet; tasks run on the engine\'s default network'],
   ['TaskTemplate.PluginSpec', 'plugin services are not supported by flotilla'],
   ['TaskTemplate.NetworkAttachmentSpec', 'network attachment tasks are not supported by flotilla']
 ]
@@ -289,6 +296,20 @@ function checkTaskTemplate (tt: z.infer<typeof TaskTemplateSchema>): void {
   })
 }
 
+/** Each network once, each alias a DNS name (SwarmKit's validateNetworks). */
+function checkNetworks (networks: ReadonlyArray<{ readonly Target: string, readonly Aliases?: readonly string[] | null }>): void {
+  const seen = new Set<string>()
+  for (const [i, n] of networks.entries()) {
+    if (seen.has(n.Target)) throw invalid(`TaskTemplate.Networks[${i}]`, `network ${n.Target} is attached more than once`)
+    seen.add(n.Target)
+    for (const a of n.Aliases ?? []) {
+      if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]*[a-zA-Z0-9])?$/.test(a) || a.length > 253) {
+        throw invalid(`TaskTemplate.Networks[${i}].Aliases`, `"${a}" is not a valid DNS name`, 'use letters, digits, ".", "-" and "_"')
+      }
+    }
+  }
+}
+
 function normalizeTaskTemplate (tt: z.infer<typeof TaskTemplateSchema>): ServiceSpec['TaskTemplate'] {
   const out = compact(tt) as Record<string, unknown> & { RestartPolicy?: Record<string, unknown>, Runtime?: string }
   if (out.RestartPolicy?.Condition === '') delete out.RestartPolicy.Condition
@@ -341,10 +362,14 @@ export function parseServiceSpec (body: unknown, name: () => string = randomServ
   }
   const serviceName = s.Name === undefined || s.Name === null || s.Name === '' ? name() : s.Name
   validateServiceName(serviceName)
-  const tt = s.TaskTemplate ?? {}
+  const tt = { ...(s.TaskTemplate ?? {}) }
   checkTaskTemplate(tt)
+  // As dockerd: the deprecated top-level Networks moves into the task template.
+  if ((tt.Networks ?? []).length === 0 && (s.Networks ?? []).length > 0) tt.Networks = s.Networks
+  checkNetworks(tt.Networks ?? [])
+  const { Networks: _deprecated, ...rest } = compact(s) as Record<string, unknown>
   const spec = {
-    ...(compact(s) as Record<string, unknown>),
+    ...rest,
     Name: serviceName,
     Labels: s.Labels ?? {},
     TaskTemplate: normalizeTaskTemplate(tt),

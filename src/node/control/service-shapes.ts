@@ -1,4 +1,5 @@
 import { isTaskUpToDate, taskStateRank, type ServiceObject, type TaskObject } from '../../tasks/index.js'
+import type { NetworkObject } from '../../election/index.js'
 
 /**
  * Services and tasks as Docker's JSON (Engine API 1.41 `Service` and `Task`), with Go's `omitempty`
@@ -38,6 +39,7 @@ export function serviceJson (service: ServiceObject, status?: ServiceStatusJson)
   const endpointSpec = service.spec.EndpointSpec ?? {}
   const endpoint: Record<string, unknown> = { Spec: { ...endpointSpec, Mode: endpointSpec.Mode ?? 'vip' } }
   if (service.endpoint.ports.length > 0) endpoint.Ports = service.endpoint.ports
+  if (service.endpoint.virtualIps.length > 0) endpoint.VirtualIPs = service.endpoint.virtualIps.map(v => ({ NetworkID: v.networkId, Addr: v.addr }))
   const json: Record<string, unknown> = {
     ID: service.id,
     Version: { Index: service.version },
@@ -68,14 +70,38 @@ export function serviceJson (service: ServiceObject, status?: ServiceStatusJson)
  */
 function publishedPorts (t: TaskObject): TaskObject['ports'] {
   if (t.status.state === 'rejected' || taskStateRank(t.status.state) < taskStateRank('starting')) return []
-  return t.ports
+  // As Docker's: a task's PortStatus lists what its node's engine publishes, the host-mode ports.
+  return t.ports.filter(p => p.PublishMode === 'host')
+}
+
+/** A network as SwarmKit's api.Network inside a task's NetworksAttachments (not the Engine's network shape). */
+function swarmNetworkJson (n: NetworkObject): Record<string, unknown> {
+  return {
+    ID: n.id,
+    Version: { Index: n.version },
+    CreatedAt: goTime(n.createdAtMs),
+    UpdatedAt: goTime(n.updatedAtMs),
+    Spec: {
+      Name: n.name,
+      Labels: n.spec.Labels,
+      DriverConfiguration: { Name: 'overlay', ...(Object.keys(n.spec.Options).length > 0 ? { Options: n.spec.Options } : {}) },
+      ...(n.spec.Ingress ? { Ingress: true } : {}),
+      ...(n.spec.Attachable ? { Attachable: true } : {}),
+      ...(n.spec.Internal ? { Internal: true } : {}),
+      IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+      Scope: 'swarm'
+    },
+    DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(n.vxlanId) } },
+    IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: n.subnet, Gateway: n.gateway }] }
+  }
 }
 
 /**
  * GET /tasks/{id}. Docker's Task has no Name (the CLI builds `<service>.<slot>` or `<service>.<nodeID>`
  * from ServiceID, Slot and NodeID); Slot is omitted for a global task, NodeID until the task is placed.
+ * `networks` (the store's) fills NetworksAttachments.
  */
-export function taskJson (t: TaskObject): Record<string, unknown> {
+export function taskJson (t: TaskObject, networks: ReadonlyMap<string, NetworkObject> = new Map()): Record<string, unknown> {
   const status: Record<string, unknown> = { Timestamp: goTime(t.status.timestampMs), State: t.status.state }
   if (t.status.message !== '') status.Message = t.status.message
   if (t.status.err !== null && t.status.err !== '') status.Err = t.status.err
@@ -96,9 +122,13 @@ export function taskJson (t: TaskObject): Record<string, unknown> {
   if (t.nodeId !== null) json.NodeID = t.nodeId
   json.Status = status
   json.DesiredState = t.desiredState
+  const attachments = t.networks.flatMap(a => {
+    const n = networks.get(a.networkId)
+    return n === undefined ? [] : [{ Network: swarmNetworkJson(n), Addresses: [a.address] }]
+  })
+  if (attachments.length > 0) json.NetworksAttachments = attachments
   return json
 }
-
 
 /** The hidden `_up-to-date` task filter the docker CLI's progress display uses: the orchestrator's own test. */
 export { isTaskUpToDate }

@@ -1,5 +1,5 @@
 /**
- * The port allocator's pure core (SwarmKit's manager/allocator/portallocator, host publish mode only):
+ * The port allocator's pure core (SwarmKit's manager/allocator/portallocator):
  * validates a service's EndpointSpec.Ports and fills in every PublishedPort. No I/O, no clock, no
  * randomness: the same inputs always give the same ports.
  */
@@ -38,6 +38,7 @@ interface Normalized {
   readonly targetPort: number
   /** 0 = assign one. */
   readonly publishedPort: number
+  readonly mode: 'ingress' | 'host'
 }
 
 function isPort (n: unknown): n is number {
@@ -61,16 +62,12 @@ function normalize (port: PortConfig, i: number): Normalized {
       hint: 'omit PublishedPort (or set 0) to have one assigned'
     })
   }
-  const mode: unknown = port.PublishMode ?? 'host'
-  if (mode === 'ingress') {
-    throw new FlotillaError('invalid-argument', `${at}: publish mode 'ingress' is not supported; flotilla publishes ports in host mode only`, {
-      hint: 'set PublishMode to host (docker service create --publish mode=host,target=...,published=...)'
-    })
+  // Docker's default: the routing mesh publishes the port on every node.
+  const mode: unknown = port.PublishMode ?? 'ingress'
+  if (mode !== 'host' && mode !== 'ingress') {
+    throw new FlotillaError('invalid-argument', `${at}: unknown publish mode ${JSON.stringify(mode)}`, { hint: 'use ingress or host' })
   }
-  if (mode !== 'host') {
-    throw new FlotillaError('invalid-argument', `${at}: unknown publish mode ${JSON.stringify(mode)}`, { hint: 'use host' })
-  }
-  return { name: port.Name, protocol: protocol as PortProtocol, targetPort: port.TargetPort, publishedPort: published }
+  return { name: port.Name, protocol: protocol as PortProtocol, targetPort: port.TargetPort, publishedPort: published, mode }
 }
 
 /**
@@ -83,7 +80,7 @@ function normalize (port: PortConfig, i: number): Normalized {
  * - Otherwise the lowest port in DYNAMIC_PORT_START–DYNAMIC_PORT_END free of `taken` and of every
  *   port this spec publishes, spec order.
  *
- * Throws FlotillaError `invalid-argument` for a malformed port, an ingress port or a published port
+ * Throws FlotillaError `invalid-argument` for a malformed port, an unknown publish mode or a published port
  * repeated within the spec (checked for all ports before any conflict), and `conflict` for a
  * published port in `taken` or an exhausted dynamic range.
  */
@@ -152,7 +149,7 @@ export function allocatePorts (
       Protocol: p.protocol,
       TargetPort: p.targetPort,
       PublishedPort: chosen[i] ?? 0,
-      PublishMode: 'host' as const
+      PublishMode: p.mode
     }))
   }
 }

@@ -22,6 +22,7 @@ export function assignmentOf (t: TaskObject): Assignment {
     state: t.status.state,
     spec: t.spec,
     ports: t.ports,
+    networks: t.networks,
     delayUntilMs: t.delayUntilMs
   }
 }

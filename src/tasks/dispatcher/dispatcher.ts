@@ -8,6 +8,7 @@ import { asFlotillaError, type Logger, type NodeDescription } from '../../member
 import type { StoreEvent, TaskReport } from '../../election/index.js'
 import type { LeaderDeps } from '../leader/store-view.js'
 import { assignmentOf, assignmentsOf, isAssignedTo } from './assignments.js'
+import { networkIndex, viewFor, type NetworkIndex } from './network-view.js'
 import { LEADER_GRACE_MS, NODE_DOWN_AFTER_MS, type Assignment, type LeaderMessage, type NodeMessage } from './protocol.js'
 
 export interface DispatcherTiming {
@@ -33,7 +34,12 @@ interface Session {
   /** What the node was last told of each task's desired state: changes to anything else need not be sent. */
   readonly told: Map<string, string>
   readonly dirty: Set<string>
+  /** The JSON of the network view last sent; null before the first. */
+  view: string | null
 }
+
+/** How long the dispatcher gathers store changes before it recomputes the network views (names current well within 1 s). */
+const VIEW_COALESCE_MS = 20
 
 export class Dispatcher {
   private readonly log: Logger
@@ -45,6 +51,7 @@ export class Dispatcher {
   private readonly reports = new Map<string, TaskReport[]>()
   private reporting = false
   private flushScheduled = false
+  private viewTimer: NodeJS.Timeout | null = null
   private monitor: NodeJS.Timeout | null = null
   private unwatch: (() => void) | null = null
   private stopped = false
@@ -66,6 +73,7 @@ export class Dispatcher {
     this.stopped = true
     this.unwatch?.()
     if (this.monitor !== null) clearInterval(this.monitor)
+    if (this.viewTimer !== null) clearTimeout(this.viewTimer)
     for (const s of this.sessions.values()) s.close('this manager is no longer the leader')
     this.sessions.clear()
   }
@@ -75,7 +83,7 @@ export class Dispatcher {
    * replaces the first (the node reconnected before the old stream was seen to end).
    */
   open (nodeId: string, send: (msg: LeaderMessage) => void, close: (reason: string) => void): DispatcherSession {
-    const session: Session = { nodeId, send, close, opened: false, told: new Map(), dirty: new Set() }
+    const session: Session = { nodeId, send, close, opened: false, told: new Map(), dirty: new Set(), view: null }
     const previous = this.sessions.get(nodeId)
     if (previous !== undefined) previous.close('replaced by a newer session')
     this.sessions.set(nodeId, session)
@@ -97,8 +105,9 @@ export class Dispatcher {
       case 'open':
         if (s.opened) return
         s.opened = true
-        this.markReady(s.nodeId, msg.description)
+        this.markReady(s.nodeId, msg.description, msg.addr)
         this.sendFull(s)
+        this.sendView(s, networkIndex(this.deps.store.state))
         return
       case 'describe':
         this.markReady(s.nodeId, msg.description)
@@ -122,13 +131,35 @@ export class Dispatcher {
     s.send({ t: 'assignments', full: true, tasks, removed: [] })
   }
 
-  /** Write the node ready (with its description when it changed), unless the store says so already. */
-  private markReady (nodeId: string, description: NodeDescription | null): void {
+  /** Write the node ready (with its description and data-path address when they changed), unless the store says so already. */
+  private markReady (nodeId: string, description: NodeDescription | null, addr?: string): void {
     const node = this.deps.store.state.nodes.get(nodeId)
     if (node === undefined) return
     const sameDescription = description === null || JSON.stringify(description) === JSON.stringify(node.description)
-    if (node.status.state === 'ready' && sameDescription) return
-    this.write({ op: 'node.status', id: nodeId, state: 'ready', message: '', description, nowMs: this.deps.now() }, `mark node ${nodeId} ready`)
+    const sameAddr = addr === undefined || addr === node.status.addr
+    if (node.status.state === 'ready' && sameDescription && sameAddr) return
+    this.write({ op: 'node.status', id: nodeId, state: 'ready', message: '', description, nowMs: this.deps.now(), ...(sameAddr ? {} : { addr }) }, `mark node ${nodeId} ready`)
+  }
+
+  /** Send `s` its network view when it differs from the one it was last sent. */
+  private sendView (s: Session, index: NetworkIndex): void {
+    const view = viewFor(index, s.nodeId)
+    if (view === null) return
+    const json = JSON.stringify(view)
+    if (json === s.view) return
+    s.view = json
+    s.send({ t: 'networks', view })
+  }
+
+  private sendViews (): void {
+    this.viewTimer = null
+    if (this.stopped) return
+    let index: NetworkIndex | null = null
+    for (const s of this.sessions.values()) {
+      if (!s.opened) continue
+      index ??= networkIndex(this.deps.store.state)
+      this.sendView(s, index)
+    }
   }
 
   private checkHeartbeats (): void {
@@ -171,6 +202,11 @@ export class Dispatcher {
   }
 
   private onEvents (events: readonly StoreEvent[]): void {
+    // Any change may move a network view (a task running or stopping, a VIP, a node's address); the
+    // views are compared before sending, so recomputing more often than needed costs no frames.
+    if (events.length > 0 && this.viewTimer === null && !this.stopped) {
+      this.viewTimer = setTimeout(() => { this.sendViews() }, VIEW_COALESCE_MS)
+    }
     let any = false
     for (const e of events) {
       if (e.kind === 'node-removed') {

@@ -10,7 +10,8 @@ import type { NodeDescription } from '../../membership/index.js'
 import type { AllocatedPort } from '../allocator/index.js'
 import { TASK_STATES, type DesiredState, type TaskState } from '../executor/index.js'
 import type { TaskTemplate } from '../orchestrator/index.js'
-import type { TaskReport } from '../../election/index.js'
+import type { TaskNetworkAddress, TaskReport } from '../../election/index.js'
+import type { NodeNetworkView } from '../executor/network-view.js'
 
 export const DISPATCH_PROTOCOL = '/flotilla/dispatch/1.0.0'
 /** The largest frame either side sends: a full set of a node's assignments fits with room to spare. */
@@ -44,6 +45,8 @@ export interface Assignment {
   readonly state: TaskState
   readonly spec: TaskTemplate
   readonly ports: readonly AllocatedPort[]
+  /** The task's addresses on its networks (absent from leaders that predate networks). */
+  readonly networks?: readonly TaskNetworkAddress[]
   /** Do not start the container before this time (ms since the epoch, the leader's clock); null: at once. */
   readonly delayUntilMs: number | null
 }
@@ -53,7 +56,8 @@ export type Report = TaskReport
 
 /** Node → leader. */
 export type NodeMessage =
-  | { readonly t: 'open', readonly description: NodeDescription }
+  /** `addr`: the node's data-path address (the IP it advertises), where overlay traffic for it goes. */
+  | { readonly t: 'open', readonly description: NodeDescription, readonly addr?: string }
   | { readonly t: 'heartbeat' }
   /** The node's description changed (engine up or down, resources). */
   | { readonly t: 'describe', readonly description: NodeDescription }
@@ -67,6 +71,8 @@ export type LeaderMessage =
   | { readonly t: 'not-leader', readonly leaderId: string | null }
   /** The answer to each heartbeat: the leader still hears the node (SwarmKit's Heartbeat response). */
   | { readonly t: 'heartbeat' }
+  /** What the node's data plane programs: sent after the first full set of assignments, then whenever it changes. */
+  | { readonly t: 'networks', readonly view: NodeNetworkView }
 
 const STATES = new Set<string>(TASK_STATES)
 
@@ -81,6 +87,13 @@ function isReport (v: unknown): v is Report {
     (v.err === null || typeof v.err === 'string') && (v.exitCode === null || (typeof v.exitCode === 'number' && Number.isInteger(v.exitCode)))
 }
 
+function isNetworkView (v: unknown): v is NodeNetworkView {
+  return isRecord(v) && typeof v.vtep === 'string' && Array.isArray(v.networks) && v.networks.every(n =>
+    isRecord(n) && typeof n.id === 'string' && typeof n.name === 'string' && typeof n.subnet === 'string' && typeof n.gateway === 'string' &&
+    typeof n.vxlanId === 'number' && typeof n.ingress === 'boolean' && Array.isArray(n.peers) && n.peers.every(p => typeof p === 'string') &&
+    Array.isArray(n.services) && n.services.every(s => isRecord(s) && typeof s.name === 'string' && Array.isArray(s.tasks) && Array.isArray(s.aliases) && Array.isArray(s.ingressPorts)))
+}
+
 /** The largest number of reports one status frame may carry. */
 export const MAX_REPORTS_PER_FRAME = 10_000
 
@@ -88,7 +101,10 @@ export const MAX_REPORTS_PER_FRAME = 10_000
 export function parseNodeMessage (v: unknown): NodeMessage | null {
   if (!isRecord(v)) return null
   switch (v.t) {
-    case 'open': case 'describe':
+    case 'open':
+      if (!isDescription(v.description)) return null
+      return typeof v.addr === 'string' && v.addr.length <= 64 ? { t: 'open', description: v.description, addr: v.addr } : { t: 'open', description: v.description }
+    case 'describe':
       return isDescription(v.description) ? { t: v.t, description: v.description } : null
     case 'heartbeat':
       return { t: 'heartbeat' }
@@ -106,6 +122,7 @@ export function parseLeaderMessage (v: unknown): LeaderMessage | null {
   if (!isRecord(v)) return null
   if (v.t === 'not-leader') return { t: 'not-leader', leaderId: typeof v.leaderId === 'string' ? v.leaderId : null }
   if (v.t === 'heartbeat') return { t: 'heartbeat' }
+  if (v.t === 'networks') return isNetworkView(v.view) ? { t: 'networks', view: v.view } : null
   if (v.t !== 'assignments' || typeof v.full !== 'boolean' || !Array.isArray(v.tasks) || !Array.isArray(v.removed)) return null
   if (!v.removed.every(r => typeof r === 'string')) return null
   const ok = v.tasks.every(a => isRecord(a) && typeof a.taskId === 'string' && typeof a.serviceName === 'string' &&

@@ -1,5 +1,6 @@
 import type { NodeDescription } from '../../membership/index.js'
-import type { ContainerSpec, TaskResources, TaskState } from '../../election/index.js'
+import type { DataPlane } from './network-view.js'
+import type { ContainerSpec, TaskNetworkAddress, TaskResources, TaskState } from '../../election/index.js'
 
 export { TASK_STATES, type TaskState, type DesiredState, type ContainerSpec, type HealthConfig, type TaskResources } from '../../election/index.js'
 
@@ -38,6 +39,8 @@ export interface TaskDescription {
   readonly spec: ContainerSpec
   readonly resources?: TaskResources
   readonly ports?: readonly HostPort[]
+  /** The task's addresses on its overlay networks; the data plane attaches the container to them. */
+  readonly networks?: readonly TaskNetworkAddress[]
 }
 
 /** How a task's container ended. Times are the engine's RFC 3339 strings. */
@@ -137,6 +140,8 @@ export interface LogLine {
  * Only the Docker executor (executor/docker) touches dockerode.
  */
 export interface Executor {
+  /** The node's overlay data plane; null when this executor has none (tasks attached to networks are then rejected). */
+  readonly dataPlane: DataPlane | null
   /** Describe the node from its engine: platform, resources, engine version and labels. Never throws:
    *  an engine that does not answer is described as unavailable, with the host's own platform and size. */
   describe(): Promise<NodeDescription>

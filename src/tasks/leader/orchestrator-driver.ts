@@ -7,7 +7,7 @@
 import { FlotillaError, asFlotillaError, newObjectId, type Logger } from '../../membership/index.js'
 import type { Command, StoreEvent, StoreState } from '../../election/index.js'
 import { isTerminal } from '../executor/index.js'
-import { allocatePorts, portsTaken } from '../allocator/index.js'
+import { allocatePorts, allocateVirtualIps, portsTaken } from '../allocator/index.js'
 import {
   DEFAULT_ORCHESTRATOR_CONFIG, orchestratorConfig, reconcile, type OrchestratorConfig, type OrchestratorNode, type ServiceObject, type TaskDeletion,
   type TaskObject, type UpdateStatus
@@ -82,7 +82,8 @@ export function orchestrationPass (view: PassView, serviceId: string, nowMs: num
 function rollbackCommand (state: StoreState, service: ServiceObject, request: { message: string, pausedMessage: string }, nowMs: number): Command | UpdateStatus {
   try {
     const ports = allocatePorts(service.previousSpec?.EndpointSpec, portsTaken(state.services.values(), service.id), service.endpoint.ports).ports
-    return { op: 'service.rollback', id: service.id, version: service.version, ports, message: request.message, nowMs }
+    const virtualIps = service.previousSpec === null ? [] : allocateVirtualIps(state, service.previousSpec, ports, service)
+    return { op: 'service.rollback', id: service.id, version: service.version, ports, virtualIps, message: request.message, nowMs }
   } catch (err) {
     const status = service.updateStatus ?? { state: 'updating', startedAtMs: nowMs, completedAtMs: null, message: '' }
     return { ...status, state: 'paused', message: `${request.pausedMessage}; it cannot be rolled back: ${asFlotillaError(err).message}` }

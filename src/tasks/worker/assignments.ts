@@ -19,7 +19,10 @@ export function applyAssignments (known: ReadonlyMap<string, Assignment>, msg: A
   return next
 }
 
-/** What the task's controller needs: the container spec, resources and host-mode ports of the assignment. */
+/**
+ * What the task's controller needs: the container spec, resources, host-mode ports (ingress ones are the
+ * routing mesh's, not the engine's) and network addresses of the assignment.
+ */
 export function taskDescription (nodeId: string, a: Assignment): TaskDescription {
   return {
     taskId: a.taskId,
@@ -29,7 +32,8 @@ export function taskDescription (nodeId: string, a: Assignment): TaskDescription
     nodeId,
     spec: a.spec.ContainerSpec,
     ...(a.spec.Resources === undefined ? {} : { resources: a.spec.Resources }),
-    ports: a.ports.map(p => ({ TargetPort: p.TargetPort, PublishedPort: p.PublishedPort, Protocol: p.Protocol }))
+    ports: a.ports.filter(p => p.PublishMode !== 'ingress').map(p => ({ TargetPort: p.TargetPort, PublishedPort: p.PublishedPort, Protocol: p.Protocol })),
+    networks: a.networks ?? []
   }
 }
 

@@ -6,6 +6,7 @@
 import type { Logger, NodeDescription } from '../../membership/index.js'
 import { LEADER_SILENCE_MS, type ConnectDispatcher, type DispatcherLink, type LeaderMessage, type NodeMessage } from '../dispatcher/protocol.js'
 import type { AssignmentsMessage } from './assignments.js'
+import type { NodeNetworkView } from '../executor/network-view.js'
 
 /** The first reconnect delay, doubled after each failed attempt up to RECONNECT_MAX_MS; reset by a full set. */
 export const RECONNECT_MIN_MS = 100
@@ -28,6 +29,10 @@ export interface SessionDeps {
   readonly logger: Logger
   /** Hears each assignments message of the open session, in order; the first of a session is full. */
   readonly onAssignments: (msg: AssignmentsMessage) => void
+  /** Hears each network view of the open session (after its full set of assignments). */
+  readonly onNetworks?: (view: NodeNetworkView) => void
+  /** The node's data-path address, told when a session opens; undefined: the leader learns none. */
+  readonly addr?: string
   /** A session opened: `send` now delivers. */
   readonly onOpen: () => void
   readonly openTimeoutMs: number
@@ -135,7 +140,7 @@ export class WorkerSession {
     const silenceMs = this.deps.silenceMs ?? LEADER_SILENCE_MS
     const silence = setTimeout(() => { this.end(attempt, `the leader sent nothing for ${silenceMs} ms`) }, silenceMs)
     this.state = { phase: 'open', attempt, deadline: s.deadline, silence, link, synced: false, described: JSON.stringify(description) }
-    link.send({ t: 'open', description })
+    link.send(this.deps.addr === undefined ? { t: 'open', description } : { t: 'open', description, addr: this.deps.addr })
     this.deps.onOpen()
   }
 
@@ -150,6 +155,10 @@ export class WorkerSession {
     if (s.phase !== 'open') return // assignments and heartbeats only answer 'open'
     s.silence.refresh()
     if (msg.t === 'heartbeat') return
+    if (msg.t === 'networks') {
+      if (s.synced) this.deps.onNetworks?.(msg.view)
+      return
+    }
     if (msg.full && !s.synced) {
       s.synced = true
       clearTimeout(s.deadline)

@@ -12,6 +12,7 @@ import { adoptedReport, applyAssignments, resumeState, taskDescription, type Ass
 import { ReportQueue, reportOf } from './reports.js'
 import { DEFAULT_OPEN_TIMEOUT_MS, WorkerSession } from './session.js'
 import { TaskManager } from './task-manager.js'
+import { NetworkSync } from './network-sync.js'
 
 /** How long `stop` waits for controller calls in flight (an image pull is not interrupted) before it returns. */
 const STOP_WAIT_MS = 2000
@@ -30,6 +31,8 @@ export interface WorkerDeps {
   readonly heartbeatMs?: number
   /** Connect-to-full-set deadline of one session attempt. Default DEFAULT_OPEN_TIMEOUT_MS. */
   readonly openTimeoutMs?: number
+  /** The node's data-path address (the IP it advertises), told to the leader when a session opens. */
+  readonly addr?: string
   /** Hears a bug (a throw in a task run, a timer or a link callback); the composition root stops the agent. Default: logged as an error. */
   readonly onFatal?: (err: unknown) => void
 }
@@ -66,16 +69,21 @@ export class Worker {
   private engineEpoch = 0
   private tickTimer: NodeJS.Timeout | null = null
   private flushTimer: NodeJS.Immediate | null = null
+  /** Null when the executor has no data plane (the node then runs no task that attaches to a network). */
+  private readonly networks: NetworkSync | null
 
   constructor (private readonly deps: WorkerDeps) {
     this.log = deps.logger.child('worker')
     this.heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_PERIOD_MS
+    this.networks = deps.executor.dataPlane === null ? null : new NetworkSync(deps.executor.dataPlane, this.log)
     this.session = new WorkerSession({
       connect: deps.connect,
       describe: deps.describe,
       logger: this.log,
       openTimeoutMs: deps.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS,
       onAssignments: msg => { this.guarded(() => { this.onAssignments(msg) }) },
+      onNetworks: view => { this.networks?.offer(view) },
+      ...(deps.addr === undefined ? {} : { addr: deps.addr }),
       onOpen: () => { this.scheduleFlush() }
     })
   }
@@ -107,6 +115,7 @@ export class Worker {
     const timeout = new Promise<void>(resolve => { timer = setTimeout(resolve, STOP_WAIT_MS) })
     await Promise.race([Promise.all(runs), timeout])
     clearTimeout(timer)
+    await this.networks?.close()
   }
 
   /** Every heartbeatMs: heartbeat (with the description when it changed), follow the engine, retry adoption. */

@@ -18,7 +18,7 @@ function harness (): { call: (method: string, path: string, body?: unknown) => P
   let state: StoreState = applyCommand(EMPTY_STATE, 1, {
     op: 'cluster.init',
     cluster: { id: 'c1', createdAtMs: NOW, updatedAtMs: NOW, spec: {}, root: { publicKeyDer: new Uint8Array(), privateKeyDer: new Uint8Array() }, secrets: { worker: 'w', manager: 'm' }, addressPool: DEFAULT_ADDRESS_POOL },
-    node: { id: 'n1', peerId: 'p1', hostname: 'h1', spec: { role: 'manager', availability: 'active', labels: {} }, certificate: new Uint8Array(), status: { state: 'unknown', message: '', sinceMs: 0 }, description: null, createdAtMs: NOW, updatedAtMs: NOW },
+    node: { id: 'n1', peerId: 'p1', hostname: 'h1', spec: { role: 'manager', availability: 'active', labels: {} }, certificate: new Uint8Array(), status: { state: 'unknown', message: '', sinceMs: 0, addr: '' }, description: null, networkAddresses: [], createdAtMs: NOW, updatedAtMs: NOW },
     networks: [ingress]
   }).state
   let ids = 0
@@ -113,7 +113,7 @@ describe('network routes', () => {
     const h = harness()
     const id = ((await h.call('POST', '/networks/create', cliBody('app'))).json as { Id: string }).Id
     const service = (name: string): ServiceObject => ({
-      id: `svc-${name}`, name, version: 1, createdAtMs: NOW, updatedAtMs: NOW, previousSpec: null, endpoint: { ports: [] }, updateStatus: null, rebalance: null,
+      id: `svc-${name}`, name, version: 1, createdAtMs: NOW, updatedAtMs: NOW, previousSpec: null, endpoint: { ports: [], virtualIps: [] }, updateStatus: null, rebalance: null,
       spec: { Name: name, Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: id }] } }
     })
     const s = h.state()

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ServiceObject } from '../../../src/tasks/orchestrator/types.js'
 import type { ApiResponse } from '../../../src/node/control/http-server.js'
-import { harness, NOW, type Harness } from './service-harness.js'
+import { INGRESS_ID, harness, NOW, type Harness } from './service-harness.js'
 
 function spec (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { Name: name, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } }, Mode: { Replicated: { Replicas: 2 } }, ...extra }
@@ -26,9 +26,38 @@ describe('POST /services/create', () => {
     expect(s).toMatchObject({ name: 'web', createdAtMs: NOW, updatedAtMs: NOW })
     expect(s.spec.EndpointSpec?.Mode).toBe('vip')
     expect(s.endpoint.ports).toEqual([
-      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 30000, PublishMode: 'host' },
-      { Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' }
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 30000, PublishMode: 'ingress' },
+      { Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'ingress' }
     ])
+    // Published in ingress mode (Docker's default), the service has a VIP on the routing mesh's network.
+    expect(s.endpoint.virtualIps).toEqual([{ networkId: INGRESS_ID, addr: '10.0.0.2/24' }])
+  })
+
+  it('attaches a service to the networks it names, by name or ID, with a VIP on each', async () => {
+    const h = harness()
+    const net = await h.call('POST', '/networks/create', { Name: 'backend', Driver: 'overlay' })
+    expect(net.status).toBe(201)
+    const id = (net.json as { Id: string }).Id
+    await create(h, 'api', { TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: [{ Target: 'backend', Aliases: ['db'] }] } })
+    const s = [...h.state().services.values()][0]!
+    expect(s.spec.TaskTemplate.Networks).toEqual([{ Target: id, Aliases: ['db'] }])
+    expect(s.endpoint.virtualIps).toEqual([{ networkId: id, addr: '10.0.1.2/24' }])
+    const shown = (await h.call('GET', `/services/${s.id}`)).json as { Endpoint: { VirtualIPs: unknown } }
+    expect(shown.Endpoint.VirtualIPs).toEqual([{ NetworkID: id, Addr: '10.0.1.2/24' }])
+  })
+
+  it.each<[string, unknown, number, string]>([
+    ['a network that does not exist', [{ Target: 'nope' }], 404, 'network nope not found'],
+    ['the ingress network', [{ Target: 'ingress' }], 400, 'service cannot be explicitly attached to the ingress network'],
+    ['a network twice', [{ Target: 'backend' }, { Target: 'backend' }], 400, 'network backend is attached more than once'],
+    ['an alias that is no DNS name', [{ Target: 'backend', Aliases: ['no spaces'] }], 400, 'is not a valid DNS name']
+  ])('refuses %s and stores nothing', async (_name, networks, status, text) => {
+    const h = harness()
+    await h.call('POST', '/networks/create', { Name: 'backend', Driver: 'overlay' })
+    const res = await h.call('POST', '/services/create', spec('web', { TaskTemplate: { ContainerSpec: { Image: 'busybox' }, Networks: networks } }))
+    expect(message(res)).toContain(text)
+    expect(res.status).toBe(status)
+    expect(h.state().services.size).toBe(0)
   })
 
   it('gives a service without a name a generated one', async () => {
@@ -50,7 +79,7 @@ describe('POST /services/create', () => {
   it.each<[string, unknown[], number, string]>([
     ['a port another service publishes', [{ TargetPort: 80, PublishedPort: 8080 }], 409, 'EndpointSpec.Ports: published port tcp/8080 is already in use'],
     ['a published port listed twice', [{ TargetPort: 80, PublishedPort: 9090 }, { TargetPort: 81, PublishedPort: 9090 }], 400, 'EndpointSpec.Ports: published port tcp/9090 is listed more than once'],
-    ['an ingress port', [{ TargetPort: 80, PublishedPort: 9090, PublishMode: 'ingress' }], 400, 'EndpointSpec.Ports[0]: publish mode \'ingress\' is not supported'],
+    ['an unknown publish mode', [{ TargetPort: 80, PublishedPort: 9090, PublishMode: 'bridge' }], 400, 'EndpointSpec.Ports[0]: unknown publish mode'],
     ['a target port out of range', [{ TargetPort: 70000 }], 400, 'EndpointSpec.Ports[0]: target port 70000'],
     ['an unknown protocol', [{ TargetPort: 80, Protocol: 'icmp' }], 400, 'EndpointSpec.Ports[0]: unknown protocol']
   ])('refuses %s and stores nothing', async (_name, ports, status, text) => {
@@ -279,7 +308,7 @@ describe('stored services', () => {
   it('hold what the orchestrator reads: spec, name, endpoint ports', async () => {
     const h = harness()
     const id = await create(h, 'web', { TaskTemplate: { ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'on-failure', Delay: 0 } } })
-    const s: ServiceObject = h.state().services.get(id)
+    const s: ServiceObject = h.state().services.get(id)!
     expect(s.spec.TaskTemplate).toEqual({ ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'on-failure', Delay: 0 }, ForceUpdate: 0 })
     expect(s.spec.Mode).toEqual({ Replicated: { Replicas: 2 } })
     expect(s.endpoint.ports).toEqual([])

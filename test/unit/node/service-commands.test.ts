@@ -60,7 +60,7 @@ describe('flotilla service', () => {
     expect(spec.TaskTemplate.Resources.Reservations).toEqual({ MemoryBytes: 64 * 1024 * 1024 })
     expect(spec.TaskTemplate.RestartPolicy).toEqual({ Condition: 'any', Delay: 2e9, MaxAttempts: 0 })
     expect(spec.Mode).toEqual({ Replicated: { Replicas: 1 } })
-    expect([...h.state().services.values()][0]!.endpoint.ports).toEqual([{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }])
+    expect([...h.state().services.values()][0]!.endpoint.ports).toEqual([{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }])
   })
 
   it('sets what the flags name, with no warnings for what flotilla applies', async () => {
@@ -102,13 +102,36 @@ describe('flotilla service', () => {
     expect((await run(['service', 'ls', '-q'])).out).toBe('svc1xxxxxxxx\n')
     const ps = (await run(['service', 'ps', 'web'])).out.split('\n')
     expect(ps[0]).toMatch(/^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS$/)
-    expect(ps[1]).toMatch(/^task1aaaaaaa +web\.1 +nginx:1\.27 +alpha +Running +Running 3 seconds ago +\*:8080->80\/tcp$/)
+    // The ingress port is the routing mesh's, not the task's: no PORTS, as docker's.
+    expect(ps[1]).toMatch(/^task1aaaaaaa +web\.1 +nginx:1\.27 +alpha +Running +Running 3 seconds ago$/)
     expect(ps[2]).toMatch(/^task2bbbbbbb +web\.2 +nginx:1\.27 +Running +Pending (less than a second|1 second) ago +"no suitable node \(insufficien…"$/)
     expect((await run(['service', 'ps', '-q', 'web'])).out).toBe('task1aaaaaaaaaaaaaaaaaaaa\ntask2bbbbbbbbbbbbbbbbbbbb\n')
     expect((await run(['service', 'ps', '-f', 'desired-state=running', '-f', 'node=alpha', '-q', 'svc1'])).out).toBe('task1aaaaaaaaaaaaaaaaaaaa\n')
     await expect(run(['service', 'ps', 'web', 'nope'])).rejects.toThrow('no such service: nope')
     const inspected = JSON.parse((await run(['service', 'inspect', 'web'])).out) as Array<{ ID: string }>
     expect(inspected.map(s => s.ID)).toEqual([id])
+  })
+
+  it('shows a task\'s host-mode ports in `service ps`', async () => {
+    await run(['service', 'create', '-d', '--name', 'edge', '-p', 'mode=host,target=443,published=8443', 'nginx:1.27'])
+    const id = [...h.state().services.keys()][0]!
+    h.addTask({ id: 'task3ccccccccccccccccccccc', serviceId: id, slot: 1, nodeId: 'node2bbbbbb', status: { state: 'running', timestampMs: Date.now() - 3000, message: 'started', err: null, exitCode: null } })
+    const ps = (await run(['service', 'ps', 'edge'])).out.split('\n')
+    expect(ps[1]).toMatch(/^task3ccccccc +edge\.1 +nginx:1\.27 +beta +Running +Running 3 seconds ago +\*:8443->443\/tcp$/)
+  })
+
+  it('attaches a service to networks with --network, by name or with aliases', async () => {
+    const create = async (name: string): Promise<string> => ((await h.call('POST', '/networks/create', { Name: name, Driver: 'overlay' })).json as { Id: string }).Id
+    const backend = await create('backend')
+    const frontend = await create('frontend')
+    await run(['service', 'create', '-d', '--name', 'api', '--network', 'name=backend,alias=db,alias=store', '--network', 'frontend', '--endpoint-mode', 'dnsrr', 'nginx:1.27'])
+    const spec = only(h)
+    // The manager stores network IDs for the names the flags give.
+    expect(spec.TaskTemplate.Networks).toEqual([{ Target: backend, Aliases: ['db', 'store'] }, { Target: frontend }])
+    expect(spec.EndpointSpec.Mode).toBe('dnsrr')
+    await expect(run(['service', 'create', '-d', '--name', 'bad', '--network', 'name=backend,color=red', 'nginx'])).rejects.toThrow('unknown field "color=red"')
+    await expect(run(['service', 'create', '-d', '--name', 'bad', '--endpoint-mode', 'anycast', 'nginx'])).rejects.toThrow('invalid endpoint mode anycast')
+    expect(h.state().services.size).toBe(1)
   })
 
   it('scales, updates and removes', async () => {

@@ -60,17 +60,18 @@ describe('parseDurationNs (Go\'s time.ParseDuration)', () => {
 describe('parsePublish', () => {
   it.each<[string, unknown[]]>([
     ['mode=host,target=80,published=8080', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }]],
-    ['target=53,published=5353,protocol=udp', [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' }]],
-    ['target=80', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 0, PublishMode: 'host' }]],
+    ['target=53,published=5353,protocol=udp', [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'ingress' }]],
+    ['target=80', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 0, PublishMode: 'ingress' }]],
     ['TARGET=80,Mode=ingress', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 0, PublishMode: 'ingress' }]],
-    ['8080:80', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }]],
-    ['5353:53/udp', [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' }]],
-    ['80', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 0, PublishMode: 'host' }]],
+    ['target=80,mode=host', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 0, PublishMode: 'host' }]],
+    ['8080:80', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }]],
+    ['5353:53/udp', [{ Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'ingress' }]],
+    ['80', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 0, PublishMode: 'ingress' }]],
     ['8080-8081:80-81', [
-      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' },
-      { Protocol: 'tcp', TargetPort: 81, PublishedPort: 8081, PublishMode: 'host' }
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' },
+      { Protocol: 'tcp', TargetPort: 81, PublishedPort: 8081, PublishMode: 'ingress' }
     ]]
-  ])('reads %s', (text, ports) => {
+  ])('reads %s (ingress mode unless mode=host)', (text, ports) => {
     expect(parsePublish(text)).toEqual(ports)
   })
 
@@ -120,7 +121,7 @@ describe('other flag values', () => {
 })
 
 function createFlags (over: Partial<CreateFlags> = {}): CreateFlags {
-  return { constraint: [], placementPref: [], env: [], label: [], containerLabel: [], publish: [], mode: 'replicated', ...over }
+  return { constraint: [], placementPref: [], env: [], label: [], containerLabel: [], publish: [], network: [], mode: 'replicated', ...over }
 }
 
 describe('buildCreateSpec', () => {
@@ -156,7 +157,7 @@ describe('buildCreateSpec', () => {
       EndpointSpec: {
         Mode: 'vip',
         Ports: [
-          { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' },
+          { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' },
           { Protocol: 'tcp', TargetPort: 443, PublishedPort: 8443, PublishMode: 'host' }
         ]
       }
@@ -195,7 +196,7 @@ describe('applyUpdateFlags', () => {
       ForceUpdate: 2
     },
     Mode: { Replicated: { Replicas: 2 } },
-    EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] },
+    EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] },
     UpdateConfig: { Parallelism: 1 }
   })
 
@@ -224,8 +225,13 @@ describe('applyUpdateFlags', () => {
   })
 
   it('does not add a port twice, and removes the last one', () => {
-    const same = applyUpdateFlags(current(), updateFlags({ publishAdd: ['8080:80'] }))
-    expect((same.EndpointSpec as { Ports: unknown[] }).Ports).toHaveLength(1)
+    const ports = (spec: Record<string, unknown>): unknown[] => (spec.EndpointSpec as { Ports: unknown[] }).Ports
+    expect(ports(applyUpdateFlags(current(), updateFlags({ publishAdd: ['8080:80'] })))).toHaveLength(1)
+    // A port without PublishMode is an ingress one, the same as `8080:80`.
+    const unmoded = { ...current(), EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080 }] } }
+    expect(ports(applyUpdateFlags(unmoded, updateFlags({ publishAdd: ['8080:80'] })))).toHaveLength(1)
+    // The same port in host mode is another port.
+    expect(ports(applyUpdateFlags(current(), updateFlags({ publishAdd: ['mode=host,target=80,published=8080'] })))).toHaveLength(2)
     expect(applyUpdateFlags(current(), updateFlags({ publishRm: ['target=80'] })).EndpointSpec).toEqual({ Mode: 'vip' })
   })
 

@@ -22,7 +22,7 @@ describe('service ls rendering', () => {
   it('prints docker\'s columns, sorted by name, IDs cut to 12, digests dropped', () => {
     const services = [
       svc({ name: 'web10' }),
-      svc({ name: 'web2', Endpoint: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] } }),
+      svc({ name: 'web2', Endpoint: { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] } }),
       svc({ name: 'agent', mode: { Global: {} }, ServiceStatus: { RunningTasks: 3, DesiredTasks: 3 } })
     ]
     expect(formatTable(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], serviceRows(services))).toBe([
@@ -47,7 +47,7 @@ describe('service ls rendering', () => {
     ['two protocols', [[53, 53, 'udp'], [53, 53, 'tcp']], '*:53->53/tcp, *:53->53/udp'],
     ['a range then an overlap', [[80, 80], [81, 81], [82, 80]], '*:80-81->80-81/tcp, *:82->80/tcp']
   ])('groups %s as docker does', (_name, ports, text) => {
-    expect(servicePorts(ports.map(([p, t, proto]) => ({ PublishedPort: p, TargetPort: t, Protocol: proto ?? 'tcp', PublishMode: 'host' })))).toBe(text)
+    expect(servicePorts(ports.map(([p, t, proto]) => ({ PublishedPort: p, TargetPort: t, Protocol: proto ?? 'tcp', PublishMode: 'ingress' })))).toBe(text)
   })
 })
 

@@ -6,19 +6,22 @@
 import { FlotillaError } from '../../../src/membership/errors.js'
 import { applyCommand } from '../../../src/election/state/apply.js'
 import type { Command } from '../../../src/election/state/commands.js'
-import { EMPTY_STATE, UNKNOWN_NODE_STATUS, type NodeObject, type StoreState } from '../../../src/election/index.js'
+import { DEFAULT_ADDRESS_POOL, EMPTY_STATE, UNKNOWN_NODE_STATUS, type NetworkObject, type NodeObject, type StoreState } from '../../../src/election/index.js'
+import { allocateNetwork, ingressSpec } from '../../../src/tasks/allocator/index.js'
 import type { TaskObject } from '../../../src/tasks/orchestrator/types.js'
 import { findNode } from '../../../src/node/control/api.js'
 import { errorResponse, type ApiHandler, type ApiRequest, type ApiResponse } from '../../../src/node/control/http-server.js'
 import { Router } from '../../../src/node/control/router.js'
 import { addServiceRoutes, type ClusterCall, type ServiceManager } from '../../../src/node/control/service-api.js'
+import { addNetworkRoutes } from '../../../src/node/control/network-api.js'
 
 export const NOW = Date.UTC(2025, 0, 2, 3, 4, 5, 600)
+export const INGRESS_ID = 'ingress0000000000000000000'
 
 export function node (id: string, hostname: string): NodeObject {
   return {
     id, peerId: `peer-${id}`, hostname, spec: { role: 'worker', availability: 'active', labels: {} }, certificate: new Uint8Array(),
-    status: UNKNOWN_NODE_STATUS, description: null, version: 1, createdAtMs: NOW, updatedAtMs: NOW
+    status: UNKNOWN_NODE_STATUS, description: null, networkAddresses: [], version: 1, createdAtMs: NOW, updatedAtMs: NOW
   }
 }
 
@@ -40,7 +43,18 @@ export interface Harness {
 
 /** The service routes over a store that applies proposals with the real apply function; `cluster` serves locally. */
 export function harness (): Harness {
-  let state: StoreState = { ...EMPTY_STATE, index: 10, nodes: new Map([['node1aaaaaa', node('node1aaaaaa', 'alpha')], ['node2bbbbbb', node('node2bbbbbb', 'beta')]]) }
+  // The ingress network `swarm init` makes: the routing mesh publishes ports on it.
+  const ingress: NetworkObject = { ...allocateNetwork(ingressSpec(), INGRESS_ID, [], DEFAULT_ADDRESS_POOL, NOW), version: 1 }
+  let state: StoreState = {
+    ...EMPTY_STATE,
+    index: 10,
+    cluster: {
+      id: 'cluster1', createdAtMs: NOW, updatedAtMs: NOW, spec: {}, root: { publicKeyDer: new Uint8Array(), privateKeyDer: new Uint8Array() },
+      secrets: { worker: 'w', manager: 'm' }, addressPool: DEFAULT_ADDRESS_POOL, version: 1
+    },
+    nodes: new Map([['node1aaaaaa', node('node1aaaaaa', 'alpha')], ['node2bbbbbb', node('node2bbbbbb', 'beta')]]),
+    networks: new Map([[ingress.id, ingress]])
+  }
   const proposed: Command[] = []
   let ids = 0
   const mgr: ServiceManager = {
@@ -53,7 +67,9 @@ export function harness (): Harness {
     }
   }
   const cluster: ClusterCall = async (_req, _write, local) => await local(mgr)
-  const router = addServiceRoutes(new Router(), { cluster, requiredVersion, findNode, now: () => NOW, newId: () => `svc${++ids}${'x'.repeat(21)}`, newName: () => 'brave_turing' })
+  let networkIds = 0
+  const router = addNetworkRoutes(addServiceRoutes(new Router(), { cluster, requiredVersion, findNode, now: () => NOW, newId: () => `svc${++ids}${'x'.repeat(21)}`, newName: () => 'brave_turing' }),
+    { cluster, now: () => NOW, newId: () => `net${++networkIds}${'y'.repeat(21)}` })
     .add('GET', '/nodes', async () => ({
       status: 200,
       json: [...state.nodes.values()].map(n => ({ ID: n.id, Description: { Hostname: n.hostname }, Status: { State: 'ready' } }))
@@ -79,7 +95,7 @@ export function harness (): Harness {
       const task: TaskObject = {
         serviceName: service.name, name: `${service.name}.${t.slot ?? 1}`, slot: 1, nodeId: null, desiredState: 'running',
         status: { state: 'running', timestampMs: NOW, message: 'started', err: null, exitCode: null },
-        specVersion: service.version, spec: service.spec.TaskTemplate, ports: service.endpoint.ports, delayUntilMs: null, restartTimesMs: [], runningAtMs: null,
+        specVersion: service.version, spec: service.spec.TaskTemplate, ports: service.endpoint.ports, delayUntilMs: null, restartTimesMs: [], runningAtMs: null, networks: [],
         createdAtMs: NOW, updatedAtMs: NOW, version: state.index, ...t
       }
       state = { ...state, tasks: new Map([...state.tasks, [task.id, task]]) }

@@ -123,8 +123,11 @@ describe('parseServiceSpec', () => {
     ['negative NanoCPUs', withField('TaskTemplate.Resources', { Reservations: { NanoCPUs: -1 } }), 'TaskTemplate.Resources.Reservations.NanoCPUs: must be a non-negative integer'],
     ['mounts', withField('TaskTemplate.ContainerSpec.Mounts', [{ Type: 'bind', Source: '/', Target: '/host' }]), 'TaskTemplate.ContainerSpec.Mounts: mounts are not supported by flotilla'],
     ['secrets', withField('TaskTemplate.ContainerSpec.Secrets', [{ SecretName: 's' }]), 'TaskTemplate.ContainerSpec.Secrets: secrets are not supported'],
-    ['task networks', withField('TaskTemplate.Networks', [{ Target: 'overlay' }]), 'TaskTemplate.Networks: attaching services to overlay networks is not supported'],
-    ['service networks', withField('Networks', [{ Target: 'overlay' }]), 'Networks: attaching services to overlay networks is not supported'],
+    ['a network attached twice', withField('TaskTemplate.Networks', [{ Target: 'backend' }, { Target: 'backend', Aliases: ['db'] }]), 'TaskTemplate.Networks[1]: network backend is attached more than once'],
+    ['a network attached twice through the top-level Networks', withField('Networks', [{ Target: 'backend' }, { Target: 'backend' }]), 'TaskTemplate.Networks[1]: network backend is attached more than once'],
+    ['an alias that is no DNS name', withField('TaskTemplate.Networks', [{ Target: 'backend', Aliases: ['db', 'no spaces'] }]), 'TaskTemplate.Networks[0].Aliases: "no spaces" is not a valid DNS name'],
+    ['an alias ending in a dash', withField('TaskTemplate.Networks', [{ Target: 'backend', Aliases: ['db-'] }]), 'TaskTemplate.Networks[0].Aliases: "db-" is not a valid DNS name'],
+    ['a network without a Target', withField('TaskTemplate.Networks', [{ Aliases: ['db'] }]), 'TaskTemplate.Networks[0].Target: Required'],
     ['a plugin runtime', withField('TaskTemplate.Runtime', 'plugin'), 'TaskTemplate.Runtime: runtime "plugin" is not supported'],
     ['an unknown endpoint mode', withField('EndpointSpec.Mode', 'anycast'), 'EndpointSpec.Mode: invalid resolution mode "anycast"'],
     ['a target port as a string', withField('EndpointSpec.Ports', [{ TargetPort: '80' }]), 'EndpointSpec.Ports[0].TargetPort: Expected number'],
@@ -138,6 +141,28 @@ describe('parseServiceSpec', () => {
   it('refuses an empty body and one that is not an object', () => {
     expect(invalidMessage(undefined)).toContain('service spec: request body is empty')
     expect(invalidMessage([1])).toContain('service spec: Expected object, received array')
+  })
+
+  it('accepts the networks a service attaches to, with their aliases, as given (names are resolved on the leader)', () => {
+    const networks = [{ Target: 'backend', Aliases: ['db', 'db.internal', 'db_1'] }, { Target: 'net0000000000000000000001' }]
+    const { spec, warnings } = parseServiceSpec(withField('TaskTemplate.Networks', networks))
+    expect(spec.TaskTemplate.Networks).toEqual(networks)
+    expect(spec).not.toHaveProperty('Networks')
+    expect(warnings).toEqual([])
+  })
+
+  it('moves the deprecated top-level Networks into TaskTemplate.Networks and drops the top-level key', () => {
+    const { spec } = parseServiceSpec(withField('Networks', [{ Target: 'backend', Aliases: ['db'] }]))
+    expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'backend', Aliases: ['db'] }])
+    expect(spec).not.toHaveProperty('Networks')
+  })
+
+  it('keeps TaskTemplate.Networks over the top-level Networks when both are set', () => {
+    const body = withField('TaskTemplate.Networks', [{ Target: 'frontend' }])
+    body.Networks = [{ Target: 'backend' }]
+    const { spec } = parseServiceSpec(body)
+    expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'frontend' }])
+    expect(spec).not.toHaveProperty('Networks')
   })
 
   it('accepts empty Mounts and Networks, as the docker CLI may send them', () => {

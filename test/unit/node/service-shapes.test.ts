@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ServiceObject, TaskObject } from '../../../src/tasks/orchestrator/types.js'
+import type { NetworkObject } from '../../../src/election/index.js'
 import { goTime, isTaskUpToDate, serviceJson, serviceStatus, taskJson } from '../../../src/node/control/service-shapes.js'
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 120)
@@ -19,7 +20,7 @@ function service (over: Partial<ServiceObject> = {}): ServiceObject {
       Mode: { Replicated: { Replicas: 3 } },
       EndpointSpec: { Mode: 'vip', Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] }
     },
-    endpoint: { ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] },
+    endpoint: { ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }], virtualIps: [] },
     ...over
   }
 }
@@ -39,7 +40,7 @@ function task (over: Partial<TaskObject> = {}): TaskObject {
     spec: s.spec.TaskTemplate,
     ports: s.endpoint.ports,
     delayUntilMs: null,
-    restartTimesMs: [], runningAtMs: null,
+    restartTimesMs: [], runningAtMs: null, networks: [],
     createdAtMs: T0,
     updatedAtMs: T0 + 5000,
     version: 20,
@@ -75,8 +76,21 @@ describe('serviceJson', () => {
     })
   })
 
+  it('shows the service\'s VIPs as Endpoint.VirtualIPs, one per network, and omits the field without any', () => {
+    const s = service({
+      endpoint: {
+        ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }],
+        virtualIps: [{ networkId: 'ingressnet', addr: '10.0.0.2/24' }, { networkId: 'backendnet', addr: '10.0.1.2/24' }]
+      }
+    })
+    expect(serviceJson(s).Endpoint).toMatchObject({
+      VirtualIPs: [{ NetworkID: 'ingressnet', Addr: '10.0.0.2/24' }, { NetworkID: 'backendnet', Addr: '10.0.1.2/24' }]
+    })
+    expect(serviceJson(service()).Endpoint).not.toHaveProperty('VirtualIPs')
+  })
+
   it('omits Endpoint.Ports without ports, and defaults the endpoint mode to vip', () => {
-    const s = service({ spec: { ...service().spec, EndpointSpec: undefined }, endpoint: { ports: [] } })
+    const s = service({ spec: { ...service().spec, EndpointSpec: undefined }, endpoint: { ports: [], virtualIps: [] } })
     expect(serviceJson(s).Endpoint).toEqual({ Spec: { Mode: 'vip' } })
   })
 
@@ -149,6 +163,50 @@ describe('taskJson', () => {
     expect(rejected.Status).toMatchObject({ PortStatus: {} })
     expect(rejected.Status).not.toHaveProperty('Message')
   })
+
+  it('lists only the host-mode ports in PortStatus: the ingress ones are the routing mesh\'s', () => {
+    const ports = [
+      { Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' as const },
+      { Protocol: 'udp' as const, TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' as const }
+    ]
+    expect(taskJson(task({ ports })).Status).toMatchObject({ PortStatus: { Ports: [ports[1]] } })
+    expect(taskJson(task({ ports: [ports[0]!] })).Status).toMatchObject({ PortStatus: {} })
+  })
+
+  it('shows the task\'s addresses as NetworksAttachments, skipping a network the store no longer has', () => {
+    const backend: NetworkObject = {
+      id: 'net000000000000000000001', name: 'backend', version: 7, createdAtMs: T0, updatedAtMs: T0,
+      spec: { Name: 'backend', Labels: { team: 'a' }, Driver: 'overlay', Options: {}, Attachable: true, Internal: false, Ingress: false, IPAM: { Driver: 'default', Config: [], Options: {} } },
+      subnet: '10.0.1.0/24', gateway: '10.0.1.1', vxlanId: 4097
+    }
+    const t = task({
+      networks: [
+        { networkId: backend.id, address: '10.0.1.5/24', aliases: ['db'] },
+        { networkId: 'gone00000000000000000001', address: '10.0.2.5/24', aliases: [] }
+      ]
+    })
+    expect(taskJson(t, new Map([[backend.id, backend]])).NetworksAttachments).toEqual([{
+      Network: {
+        ID: backend.id,
+        Version: { Index: 7 },
+        CreatedAt: '2025-01-02T03:04:05.12Z',
+        UpdatedAt: '2025-01-02T03:04:05.12Z',
+        Spec: {
+          Name: 'backend',
+          Labels: { team: 'a' },
+          DriverConfiguration: { Name: 'overlay' },
+          Attachable: true,
+          IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: '10.0.1.0/24', Gateway: '10.0.1.1' }] },
+          Scope: 'swarm'
+        },
+        DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4097' } },
+        IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: '10.0.1.0/24', Gateway: '10.0.1.1' }] }
+      },
+      Addresses: ['10.0.1.5/24']
+    }])
+    expect(taskJson(t)).not.toHaveProperty('NetworksAttachments')
+    expect(taskJson(task())).not.toHaveProperty('NetworksAttachments')
+  })
 })
 
 describe('isTaskUpToDate', () => {
@@ -158,6 +216,6 @@ describe('isTaskUpToDate', () => {
     expect(isTaskUpToDate(task({ spec: { ForceUpdate: 0, ContainerSpec: { Image: 'nginx:1.27' } } }), s)).toBe(true)
     expect(isTaskUpToDate(task(), service({ spec: { ...s.spec, Mode: { Replicated: { Replicas: 9 } } } }))).toBe(true)
     expect(isTaskUpToDate(task(), service({ spec: { ...s.spec, TaskTemplate: { ...s.spec.TaskTemplate, ForceUpdate: 1 } } }))).toBe(false)
-    expect(isTaskUpToDate(task(), service({ endpoint: { ports: [] } }))).toBe(false)
+    expect(isTaskUpToDate(task(), service({ endpoint: { ports: [], virtualIps: [] } }))).toBe(false)
   })
 })

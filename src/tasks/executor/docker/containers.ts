@@ -40,10 +40,11 @@ export function nodeFilter (nodeId: string): string {
 /**
  * The engine's create request for a task, as SwarmKit's container adapter builds it: Command → Entrypoint
  * (when non-empty), Args → Cmd, limits to NanoCpus/Memory, the memory reservation to MemoryReservation,
- * StopGracePeriod rounded up to whole seconds, host-mode ports to PortBindings, Healthcheck as given. No restart policy: the
+ * StopGracePeriod rounded up to whole seconds, host-mode ports to PortBindings, Healthcheck as given, `binds`
+ * (the data plane's) to Binds. No restart policy: the
  * orchestrator restarts tasks.
  */
-export function createOptions (task: TaskDescription): Docker.ContainerCreateOptions {
+export function createOptions (task: TaskDescription, binds: readonly string[] = []): Docker.ContainerCreateOptions {
   const spec = task.spec
   const exposed: Record<string, object> = {}
   const bindings: Record<string, Array<{ HostIp: string, HostPort: string }>> = {}
@@ -64,7 +65,9 @@ export function createOptions (task: TaskDescription): Docker.ContainerCreateOpt
       ...(limits?.NanoCPUs !== undefined && limits.NanoCPUs > 0 ? { NanoCpus: limits.NanoCPUs } : {}),
       ...(limits?.MemoryBytes !== undefined && limits.MemoryBytes > 0 ? { Memory: limits.MemoryBytes } : {}),
       ...(reservations?.MemoryBytes !== undefined && reservations.MemoryBytes > 0 ? { MemoryReservation: reservations.MemoryBytes } : {}),
-      ...(Object.keys(bindings).length > 0 ? { PortBindings: bindings } : {})
+      ...(Object.keys(bindings).length > 0 ? { PortBindings: bindings } : {}),
+      // The data plane's files (the hosts file that carries the service names).
+      ...(binds.length > 0 ? { Binds: [...binds] } : {})
     }
   }
   if (spec.Command !== undefined && spec.Command.length > 0) opts.Entrypoint = [...spec.Command]

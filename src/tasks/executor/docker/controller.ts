@@ -3,6 +3,7 @@ import { FlotillaError, asFlotillaError } from '../../../membership/index.js'
 import type { ContainerStatus, ExitStatus, TaskController, TaskDescription } from '../types.js'
 import { LABELS, containerName, createOptions, engineError, engineMessage, engineStatus, healthcheckDisabled, healthcheckEnabled } from './containers.js'
 import type { EngineEvents } from './events.js'
+import type { DataPlane } from '../network-view.js'
 
 /** What a Docker controller uses: the engine for short calls, for calls that may stay silent (stop), and the node's events. */
 export interface DockerControllerDeps {
@@ -11,6 +12,8 @@ export interface DockerControllerDeps {
   /** Requests without one: `stop` answers only after the grace period. */
   readonly slowDocker: Docker
   readonly events: EngineEvents
+  /** The node's overlay data plane; null: a task attached to a network is rejected. */
+  readonly dataPlane?: DataPlane | null
 }
 
 /** Container states from which a container will not run again by itself. */
@@ -37,16 +40,21 @@ export class DockerController implements TaskController {
    * bounds how fast a node starts many tasks.
    */
   async prepare (): Promise<void> {
+    const plane = this.plane()
+    const binds = plane === null ? [] : (await plane.createOptions(this.attachable())).binds
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.docker.createContainer(createOptions(this.task))
+        const created = await this.deps.docker.createContainer(createOptions(this.task, binds))
+        if (plane !== null) await plane.attach(this.attachable(), created.id)
         return
       } catch (err) {
+        if (err instanceof FlotillaError) throw err // the data plane's, already explained
         const status = engineStatus(err)
         if (status === 409) {
           const existing = await this.inspectInfo()
           if (existing !== undefined) {
             this.checkOwned(existing)
+            if (plane !== null) await plane.attach(this.attachable(), existing.Id)
             return
           }
           // Removed between the create and the inspect: create again.
@@ -129,9 +137,30 @@ export class DockerController implements TaskController {
     try {
       await this.deps.docker.getContainer(this.name).start()
     } catch (err) {
-      if (engineStatus(err) === 304) return // already started
-      throw engineError(`start container ${this.name}`, err)
+      if (engineStatus(err) !== 304) throw engineError(`start container ${this.name}`, err)
+      // 304: already started
     }
+    const plane = this.plane()
+    if (plane === null) return
+    // The VIP rules live in the container's network namespace, which exists once it runs.
+    const info = await this.inspectInfo()
+    if (info !== undefined && info.State.Pid > 0) await plane.started(this.attachable(), info.Id, info.State.Pid)
+  }
+
+  /** The data plane, when the task attaches to a network; throws, not retryable, when this node has none. */
+  private plane (): DataPlane | null {
+    if ((this.task.networks ?? []).length === 0) return null
+    const plane = this.deps.dataPlane ?? null
+    if (plane === null) {
+      throw new FlotillaError('unavailable', `task ${this.task.taskId} attaches to overlay networks, but this node's executor has no data plane`, {
+        hint: 'run the agent as root with iproute2 and iptables installed'
+      })
+    }
+    return plane
+  }
+
+  private attachable (): { readonly taskId: string, readonly networks: NonNullable<TaskDescription['networks']> } {
+    return { taskId: this.task.taskId, networks: this.task.networks ?? [] }
   }
 
   /**
@@ -206,11 +235,13 @@ export class DockerController implements TaskController {
     try {
       await this.deps.slowDocker.getContainer(this.name).remove({ force: true, v: true })
     } catch (err) {
-      if (engineStatus(err) === 404) return
-      const e = engineError(`remove container ${this.name}`, err)
-      // 409: a removal is already in progress; the next attempt finds it done.
-      throw e.code === 'conflict' ? new FlotillaError('conflict', e.message, { retryable: true, cause: err }) : e
+      if (engineStatus(err) !== 404) {
+        const e = engineError(`remove container ${this.name}`, err)
+        // 409: a removal is already in progress; the next attempt finds it done.
+        throw e.code === 'conflict' ? new FlotillaError('conflict', e.message, { retryable: true, cause: err }) : e
+      }
     }
+    if ((this.task.networks ?? []).length > 0) await this.deps.dataPlane?.removed(this.task.taskId)
   }
 
   async inspect (): Promise<ContainerStatus | undefined> {

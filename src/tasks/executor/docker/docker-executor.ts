@@ -1,5 +1,7 @@
 import Docker from 'dockerode'
-import { FlotillaError, type NodeDescription } from '../../../membership/index.js'
+import { FlotillaError, type Logger, type NodeDescription } from '../../../membership/index.js'
+import type { DataPlane } from '../network-view.js'
+import { DockerDataPlane } from './overlay/data-plane.js'
 import { hostDescription } from '../host-description.js'
 import type { AdoptResult, AdoptedTask, Executor, LogLine, LogOptions, LogSelector, TaskController, TaskDescription, TaskState } from '../types.js'
 import { LABELS, engineError, engineStatus, nodeFilter } from './containers.js'
@@ -34,16 +36,19 @@ export class DockerExecutor implements Executor {
   private readonly calls: Docker
   private readonly slow: Docker
   private readonly events = new Map<string, EngineEvents>()
+  readonly dataPlane: DataPlane | null
 
-  constructor (readonly dockerHost: string) {
+  /** `overlay`: where the data plane keeps its files, and its logger; without it the executor has no data plane. */
+  constructor (readonly dockerHost: string, overlay?: { readonly stateDir: string, readonly logger: Logger }) {
     const options = dockerOptions(dockerHost)
     this.docker = new Docker(options)
     this.calls = new Docker({ ...options, timeout: CALL_TIMEOUT_MS })
     this.slow = new Docker({ ...options, timeout: undefined })
+    this.dataPlane = overlay === undefined ? null : new DockerDataPlane({ docker: this.calls, stateDir: overlay.stateDir, logger: overlay.logger })
   }
 
   controller (task: TaskDescription): TaskController {
-    return new DockerController({ docker: this.calls, slowDocker: this.slow, events: this.eventsOf(task.nodeId) }, task)
+    return new DockerController({ docker: this.calls, slowDocker: this.slow, events: this.eventsOf(task.nodeId), dataPlane: this.dataPlane }, task)
   }
 
   async adopt (nodeId: string, assigned: ReadonlySet<string>): Promise<AdoptResult> {

@@ -14,7 +14,7 @@ function create (name: string, id = `svc-${name}`, published: number[] = []): Co
       id, name, createdAtMs: 0, updatedAtMs: 0,
       spec: { Name: name, TaskTemplate: TEMPLATE, Mode: { Replicated: { Replicas: 1 } } },
       previousSpec: null, updateStatus: null, rebalance: null,
-      endpoint: { ports: published.map(p => ({ Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: p, PublishMode: 'host' as const })) }
+      endpoint: { ports: published.map(p => ({ Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: p, PublishMode: 'host' as const })), virtualIps: [] }
     }
   }
 }

@@ -4,8 +4,9 @@ import { allocatePorts, DYNAMIC_PORT_END, DYNAMIC_PORT_START, portKey, type Allo
 import type { PortConfig } from '../../../../src/tasks/orchestrator/index.js'
 import { catchError } from '../../../support/errors.js'
 
+/** A port as allocated from a PortConfig without PublishMode: Docker's default, the routing mesh. */
 const host = (TargetPort: number, PublishedPort: number, Protocol: AllocatedPort['Protocol'] = 'tcp'): AllocatedPort =>
-  ({ Protocol, TargetPort, PublishedPort, PublishMode: 'host' })
+  ({ Protocol, TargetPort, PublishedPort, PublishMode: 'ingress' })
 
 /** Every dynamic tcp port except those listed. */
 function allDynamicBut (...free: number[]): Set<string> {
@@ -23,7 +24,6 @@ describe('allocatePorts: validation', () => {
     ['published port above 65535', { TargetPort: 80, PublishedPort: 70000 }, /published port 70000/],
     ['fractional published port', { TargetPort: 80, PublishedPort: 8080.5 }, /published port 8080.5/],
     ['unknown protocol', { TargetPort: 80, Protocol: 'icmp' as 'tcp' }, /unknown protocol "icmp"/],
-    ['ingress mode', { TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }, /'ingress' is not supported.*host mode only/],
     ['unknown publish mode', { TargetPort: 80, PublishMode: 'bridge' as 'host' }, /unknown publish mode "bridge"/]
   ])('refuses %s as invalid-argument', (_, port, message) => {
     const err = catchError(() => allocatePorts({ Ports: [{ TargetPort: 443, PublishedPort: 443 }, port] }, new Set()))
@@ -33,9 +33,9 @@ describe('allocatePorts: validation', () => {
     expect((err as FlotillaError).message).toMatch(message)
   })
 
-  it('gives the ingress refusal a hint towards host mode', () => {
-    const err = catchError(() => allocatePorts({ Ports: [{ TargetPort: 80, PublishMode: 'ingress' }] }, new Set()))
-    expect((err as FlotillaError).hint).toMatch(/mode=host/)
+  it('keeps the publish mode asked for, ingress by default as Docker', () => {
+    const ports = allocatePorts({ Ports: [{ TargetPort: 80, PublishMode: 'host' }, { TargetPort: 81, PublishMode: 'ingress' }, { TargetPort: 82 }] }, new Set()).ports
+    expect(ports.map(p => p.PublishMode)).toEqual(['host', 'ingress', 'ingress'])
   })
 
   it.each<[string, PortConfig[]]>([
@@ -55,7 +55,7 @@ describe('allocatePorts: validation', () => {
 describe('allocatePorts: explicit published ports', () => {
   it.each<[string, PortConfig[], AllocatedPort[]]>([
     ['no spec ports', [], []],
-    ['defaults to tcp and host', [{ TargetPort: 80, PublishedPort: 8080 }], [host(80, 8080)]],
+    ['defaults to tcp and ingress', [{ TargetPort: 80, PublishedPort: 8080 }], [host(80, 8080)]],
     ['same number on different protocols', [{ TargetPort: 53, PublishedPort: 53 }, { TargetPort: 53, PublishedPort: 53, Protocol: 'udp' }],
       [host(53, 53), host(53, 53, 'udp')]],
     ['explicit port inside the dynamic range', [{ TargetPort: 80, PublishedPort: DYNAMIC_PORT_START }], [host(80, DYNAMIC_PORT_START)]],

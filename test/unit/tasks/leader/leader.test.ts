@@ -9,7 +9,7 @@ function service (leader: MemoryLeader, name: string, mode: { Replicated: { Repl
   const id = `svc-${name}`
   leader.apply({
     op: 'service.create',
-    service: { id, name, createdAtMs: 0, updatedAtMs: 0, spec: { Name: name, TaskTemplate: template as typeof SPEC, Mode: mode }, previousSpec: null, endpoint: { ports: [] }, updateStatus: null, rebalance: null }
+    service: { id, name, createdAtMs: 0, updatedAtMs: 0, spec: { Name: name, TaskTemplate: template as typeof SPEC, Mode: mode }, previousSpec: null, endpoint: { ports: [], virtualIps: [] }, updateStatus: null, rebalance: null }
   })
   return id
 }
@@ -146,7 +146,7 @@ describe('leader components on one store', () => {
     const id = 'svc-web'
     // The rollback follows the RollbackConfig of the spec it returns to, as SwarmKit's.
     const v1 = { Name: 'web', TaskTemplate: SPEC, Mode: { Replicated: { Replicas: 1 } }, EndpointSpec: { Ports: ports }, RollbackConfig: { Monitor: 1e6 } }
-    leader.apply({ op: 'service.create', service: { id, name: 'web', createdAtMs: 0, updatedAtMs: 0, spec: v1, previousSpec: null, endpoint: { ports }, updateStatus: null, rebalance: null } })
+    leader.apply({ op: 'service.create', service: { id, name: 'web', createdAtMs: 0, updatedAtMs: 0, spec: v1, previousSpec: null, endpoint: { ports, virtualIps: [] }, updateStatus: null, rebalance: null } })
     const runAll = (): void => {
       leader.nowMs += 5 // the clock moves on, so that the 1 ms Monitor passes
       // As n1's executor: start what is assigned (busybox:missing is rejected), stop what is to stop (freeing its host port).

@@ -53,6 +53,6 @@ export class MemoryLeader {
 function node (id: string, role: 'manager' | 'worker'): Extract<Command, { op: 'node.admit' }>['node'] {
   return {
     id, peerId: `peer-${id}`, hostname: `host-${id}`, spec: { role, availability: 'active', labels: {} }, certificate: new Uint8Array(),
-    status: { state: 'unknown', message: '', sinceMs: 0 }, description: null, createdAtMs: 0, updatedAtMs: 0
+    status: { state: 'unknown', message: '', sinceMs: 0, addr: '' }, description: null, networkAddresses: [], createdAtMs: 0, updatedAtMs: 0
   }
 }

@@ -36,7 +36,7 @@ export function spec (init: SpecInit = {}): ServiceSpec {
 }
 
 export function service (init: SpecInit = {}, version = 10): ServiceObject {
-  return { id: 'svc', name: 'web', version, createdAtMs: 0, updatedAtMs: 0, spec: spec(init), previousSpec: null, endpoint: { ports: [] }, updateStatus: null, rebalance: null }
+  return { id: 'svc', name: 'web', version, createdAtMs: 0, updatedAtMs: 0, spec: spec(init), previousSpec: null, endpoint: { ports: [], virtualIps: [] }, updateStatus: null, rebalance: null }
 }
 
 /** IDs `<prefix>1`, `<prefix>2`, … */
@@ -99,7 +99,7 @@ export class Store {
     }
     for (const t of r.create) {
       expect(this.tasks.has(t.id)).toBe(false)
-      this.tasks.set(t.id, { ...t, version: this.index })
+      this.tasks.set(t.id, { ...t, networks: [], version: this.index })
     }
     for (const u of r.update) {
       const t = this.tasks.get(u.id)!

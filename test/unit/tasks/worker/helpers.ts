@@ -65,6 +65,7 @@ const engineDown = (): FlotillaError => new FlotillaError('unavailable', 'engine
 
 /** An engine holding this node's containers by task ID. `events` records every call, in order. */
 export class FakeEngine implements Executor {
+  readonly dataPlane = null
   up = true
   /** ms each prepare takes (a pull and a create), so that reports of different states land in different ticks. */
   prepareMs = 0

@@ -59,8 +59,22 @@ describe('assignment set', () => {
     const a = assignment('t', { spec: { ContainerSpec: { Image: 'nginx' }, Resources: { Limits: { MemoryBytes: 1 } } }, slot: null })
     expect(taskDescription(NODE_ID, a)).toEqual({
       taskId: 't', serviceId: 'svc-1', serviceName: 'web', slot: null, nodeId: NODE_ID, spec: { Image: 'nginx' },
-      resources: { Limits: { MemoryBytes: 1 } }, ports: [{ TargetPort: 80, PublishedPort: 30000, Protocol: 'tcp' }]
+      resources: { Limits: { MemoryBytes: 1 } }, ports: [{ TargetPort: 80, PublishedPort: 30000, Protocol: 'tcp' }], networks: []
     })
+  })
+
+  it('leaves ingress ports to the routing mesh and passes the task\'s network addresses on', () => {
+    const networks = [{ networkId: 'net-1', address: '10.0.1.5/24', aliases: ['db'] }, { networkId: 'ingress', address: '10.0.0.7/24', aliases: [] }]
+    const a = assignment('t', {
+      ports: [
+        { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' },
+        { Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' }
+      ],
+      networks
+    })
+    const d = taskDescription(NODE_ID, a)
+    expect(d.ports).toEqual([{ TargetPort: 53, PublishedPort: 5353, Protocol: 'udp' }])
+    expect(d.networks).toEqual(networks)
   })
 })
 

@@ -48,6 +48,12 @@ export function parseNetworkSpec (body: unknown): NetworkSpec {
   }
   if (b.Scope !== undefined && b.Scope !== '' && b.Scope !== 'swarm') throw new FlotillaError('invalid-argument', `Scope: overlay networks are swarm-scoped, not "${b.Scope}"`)
   if (b.EnableIPv6 === true) throw new FlotillaError('invalid-argument', 'EnableIPv6: flotilla networks are IPv4 only')
+  // Refused rather than stored: a user who asks for encryption must not get plaintext VXLAN silently.
+  if (b.Options !== undefined && b.Options !== null && 'encrypted' in b.Options) {
+    throw new FlotillaError('invalid-argument', 'Options.encrypted: flotilla does not encrypt overlay traffic between hosts', {
+      hint: 'leave out --opt encrypted, and protect the hosts\' link (a private network or a VPN) instead'
+    })
+  }
   if (b.ConfigOnly === true || (b.ConfigFrom?.Network ?? '') !== '') throw new FlotillaError('invalid-argument', 'ConfigOnly and ConfigFrom networks are not supported by flotilla')
   const ipamDriver = b.IPAM?.Driver ?? ''
   if (ipamDriver !== '' && ipamDriver !== 'default') throw new FlotillaError('invalid-argument', `IPAM.Driver: only the default IPAM driver is supported, not "${ipamDriver}"`)

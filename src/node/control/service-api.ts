@@ -89,7 +89,7 @@ const ADDRESS_RACE_ATTEMPTS = 3
  * it allocated was taken meanwhile (the scheduler places tasks concurrently): the next attempt reads the
  * store after that entry and picks another. Any other refusal is the caller's.
  */
-async function retryAddressRace<T> (attempt: () => Promise<T>): Promise<T> {
+export async function retryAddressRace<T> (attempt: () => Promise<T>): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await attempt()

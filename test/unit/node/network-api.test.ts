@@ -88,6 +88,7 @@ describe('network routes', () => {
       [cliBody('b', { Driver: 'bridge' }), /Driver: flotilla makes overlay networks only/],
       [cliBody('bad name'), /Name: "bad name" is not a valid network name/],
       [cliBody('b', { EnableIPv6: true }), /EnableIPv6/],
+      [cliBody('b', { Options: { encrypted: '' } }), /Options.encrypted: flotilla does not encrypt/],
       [cliBody('b', { IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.1/24' }] } }), /IPAM\.Config\[0\]\.Subnet: "10\.9\.0\.1\/24" has host bits set/],
       [cliBody('b', { IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.0/24' }, { Subnet: '10.9.1.0/24' }] } }), /one IPv4 pool/],
       [cliBody('b', { IPAM: { Driver: 'dhcp' } }), /IPAM\.Driver/],

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { ServiceObject } from '../../../src/tasks/orchestrator/types.js'
 import type { ApiResponse } from '../../../src/node/control/http-server.js'
 import { INGRESS_ID, harness, NOW, type Harness } from './service-harness.js'
+import { retryAddressRace } from '../../../src/node/control/service-api.js'
+import { FlotillaError } from '../../../src/membership/errors.js'
 
 function spec (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { Name: name, TaskTemplate: { ContainerSpec: { Image: 'nginx:1.27' } }, Mode: { Replicated: { Replicas: 2 } }, ...extra }
@@ -312,5 +314,22 @@ describe('stored services', () => {
     expect(s.spec.TaskTemplate).toEqual({ ContainerSpec: { Image: 'nginx' }, RestartPolicy: { Condition: 'on-failure', Delay: 0 }, ForceUpdate: 0 })
     expect(s.spec.Mode).toEqual({ Replicated: { Replicas: 2 } })
     expect(s.endpoint.ports).toEqual([])
+  })
+})
+
+describe('allocating VIPs while the scheduler takes addresses', () => {
+  it('allocates again when the store refused an address taken meanwhile, and only then', async () => {
+    let calls = 0
+    const raced = await retryAddressRace(async () => {
+      if (++calls === 1) throw new FlotillaError('conflict', 'address 10.0.1.3 on network appnet is in use')
+      return 'created'
+    })
+    expect([raced, calls]).toEqual(['created', 2])
+    calls = 0
+    await expect(retryAddressRace(async () => { calls++; throw new FlotillaError('conflict', 'service web already exists') })).rejects.toThrow(/already exists/)
+    expect(calls).toBe(1)
+    calls = 0
+    await expect(retryAddressRace(async () => { calls++; throw new FlotillaError('conflict', 'address 10.0.1.3 on network appnet is in use') })).rejects.toThrow(/in use/)
+    expect(calls).toBe(3)
   })
 })

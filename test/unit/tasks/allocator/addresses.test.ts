@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { addressesInUse, type NetworkObject, type ServiceSpec, type TaskObject } from '../../../../src/election/index.js'
 import {
-  AllocatorDriver, OrchestratorDriver, SchedulerDriver, allocateNetwork, allocateVirtualIps, ingressSpec, lowestFreeAddress, networkIndex, nodeAddressesNeeded, viewFor
+  AllocatorDriver, Dispatcher, OrchestratorDriver, SchedulerDriver, allocateNetwork, connectLocal, type LeaderMessage, type NodeNetworkView, allocateVirtualIps, ingressSpec, lowestFreeAddress, networkIndex, nodeAddressesNeeded, viewFor
 } from '../../../../src/tasks/index.js'
 import { DEFAULT_ADDRESS_POOL } from '../../../../src/election/objects/index.js'
 import { waitFor } from '../../../support/agent-process.js'
 import { catchError } from '../../../support/errors.js'
-import { MemoryLeader } from '../leader/memory-store.js'
+import { MemoryLeader, description } from '../leader/memory-store.js'
 
 const TEMPLATE = { ContainerSpec: { Image: 'busybox' }, RestartPolicy: { Condition: 'any' as const, Delay: 0 } }
 
@@ -195,6 +195,43 @@ describe('the network view a node is sent', () => {
     expect(onIngress.services[0]!.ingressPorts).toEqual([{ protocol: 'tcp', publishedPort: 8080, targetPort: 80 }])
     // n3 runs nothing but takes part in the routing mesh.
     expect(viewFor(index, 'n3')!.networks.map(n => n.name)).toEqual(['ingress'])
+  })
+
+  it('is sent on the session after the full set, again only when it changes, with the address the node told', async () => {
+    const leader = new MemoryLeader()
+    leader.addNode('n2')
+    leader.ready('n1')
+    const a = addNetwork(leader, 'a', '10.9.6.0/24')
+    const deps = leader.deps()
+    const parts = [new OrchestratorDriver(deps), new SchedulerDriver(deps)]
+    const dispatcher = new Dispatcher(deps, { downAfterMs: 60_000, graceMs: 60_000 })
+    for (const p of parts) p.start()
+    dispatcher.start()
+    const heard: LeaderMessage[] = []
+    const link = connectLocal(dispatcher, 'n2', { onMessage: m => heard.push(m), onClose: () => {} })
+    try {
+      link.send({ t: 'open', description: description(), addr: '10.1.0.2' })
+      await waitFor('n2 ready with its address', () => leader.state.nodes.get('n2')?.status.addr === '10.1.0.2', 2000, 5)
+      const views = (): NodeNetworkView[] => heard.flatMap(m => m.t === 'networks' ? [m.view] : [])
+      await waitFor('an empty view', () => views().length === 1, 2000, 5)
+      expect(heard[0]!.t).toBe('assignments')
+      expect(views()[0]).toEqual({ vtep: '10.1.0.2', networks: [] })
+      const id = createService(leader, { ...spec('web', 1, [a.id]), TaskTemplate: { ...spec('web', 1, [a.id]).TaskTemplate, Placement: { Constraints: ['node.id==n2'] } } })
+      await waitFor('a view with network a', () => views().at(-1)?.networks.length === 1, 5000, 5)
+      const task = tasksOf(leader, id)[0]!
+      expect(views().at(-1)!.networks[0]!.services[0]!.tasks).toEqual([])
+      link.send({ t: 'status', reports: [{ id: task.id, state: 'running', timestampMs: leader.nowMs, message: '', err: null, exitCode: null }] })
+      await waitFor('the running task in the view', () => views().at(-1)!.networks[0]!.services[0]!.tasks.length === 1, 5000, 5)
+      expect(views().at(-1)!.networks[0]!.services[0]!.tasks[0]!.address).toBe(task.networks[0]!.address.split('/')[0])
+      const sent = views().length
+      leader.apply({ op: 'node.update', id: 'n1', version: leader.state.nodes.get('n1')!.version, spec: { role: 'manager', availability: 'active', labels: { x: 'y' } }, nowMs: 0 })
+      await new Promise(resolve => setTimeout(resolve, 100))
+      expect(views()).toHaveLength(sent) // a change that moves no view sends nothing
+    } finally {
+      link.close()
+      dispatcher.stop()
+      for (const p of parts) p.stop()
+    }
   })
 
   it('is null for a node that has told no data-path address', () => {

@@ -51,6 +51,8 @@ export interface AgentDeps {
   readonly onMembership: (m: Membership) => Promise<void>
   /** Ask the cluster to remove node `id` (`node rm --force`): how a leaving manager gives up its vote. */
   readonly removeNode: (id: string) => Promise<void>
+  /** Told every change of the manager role (a new Manager, or null): the event source follows it. */
+  readonly onManager?: (manager: Manager | null) => void
 }
 
 /** A seeded-from-the-OS random source for Raft's election timeouts (the core itself never calls one). */
@@ -61,7 +63,13 @@ function osRandom (): number {
 /** One host's agent: the node identity, its membership of a cluster (if any), its manager role, its engine. */
 export class Agent {
   private phase: Phase = { kind: 'inactive' }
-  private managerRole: Manager | null = null
+  private managerRoleNow: Manager | null = null
+  private get managerRole (): Manager | null { return this.managerRoleNow }
+  private set managerRole (m: Manager | null) {
+    if (m === this.managerRoleNow) return
+    this.managerRoleNow = m
+    this.deps.onManager?.(m)
+  }
   /** The dispatcher, orchestrator and scheduler, while this node is the Raft leader. */
   private readonly duties: LeaderDuties
   /** Runs this node's tasks; one per membership. */
@@ -334,6 +342,10 @@ export class Agent {
     // ... and so do its overlay networks: an empty view removes what the data plane made on this host.
     await this.deps.executor.dataPlane?.apply({ vtep: '', networks: [] }).catch((err: unknown) => {
       this.log.warn('could not remove this node\'s overlay networks', { err: (err as Error).message })
+    })
+    // ... and its secrets' and configs' files (a removed node keeps none).
+    await this.deps.executor.wipeTaskFiles().catch((err: unknown) => {
+      this.log.warn('could not remove this node\'s secret and config files', { err: (err as Error).message })
     })
     await Manager.wipe(this.config.dataDir)
     await clearMembership(this.config.dataDir)

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { statfsSync } from 'node:fs'
 import { homedir, hostname as osHostname } from 'node:os'
 import { join } from 'node:path'
 import { FlotillaError, parseHostPort, DEFAULT_PORT, DEFAULT_TIMING, type HostPort, type MembershipTiming } from '../membership/index.js'
@@ -16,6 +18,7 @@ export interface AgentInit {
   join?: string
   token?: string
   logLevel?: string
+  secretsDir?: string
 }
 
 /** How the agent starts when its data dir holds no membership. */
@@ -33,6 +36,8 @@ export interface AgentConfig {
   readonly advertise: HostPort | null
   readonly hostname: string
   readonly dockerHost: string
+  /** Where task secrets are written: must be on a tmpfs (checked when the first secret is). */
+  readonly secretsDir: string
   readonly start: StartMode
   readonly logLevel: LogLevel
   readonly timing: MembershipTiming
@@ -43,6 +48,21 @@ export interface Environment {
   readonly home: string
   readonly xdgRuntimeDir: string | undefined
   readonly dockerHost: string | undefined
+  /** The first of /run, /dev/shm and $XDG_RUNTIME_DIR that is a tmpfs; undefined when none is. */
+  readonly tmpfsRoot: string | undefined
+}
+
+/** statfs's f_type of a tmpfs. */
+const TMPFS_MAGIC = 0x01021994
+
+function firstTmpfs (candidates: ReadonlyArray<string | undefined>): string | undefined {
+  for (const dir of candidates) {
+    if (dir === undefined || dir === '') continue
+    try {
+      if (statfsSync(dir).type === TMPFS_MAGIC) return dir
+    } catch { /* absent: the next */ }
+  }
+  return undefined
 }
 
 export function currentEnvironment (): Environment {
@@ -50,7 +70,8 @@ export function currentEnvironment (): Environment {
     isRoot: process.getuid?.() === 0,
     home: homedir(),
     xdgRuntimeDir: process.env.XDG_RUNTIME_DIR,
-    dockerHost: process.env.DOCKER_HOST
+    dockerHost: process.env.DOCKER_HOST,
+    tmpfsRoot: firstTmpfs(['/run', '/dev/shm', process.env.XDG_RUNTIME_DIR])
   }
 }
 
@@ -63,6 +84,15 @@ export function defaultSocket (env: Environment, dataDir: string): string {
   if (env.isRoot) return '/run/flotilla.sock'
   if (env.xdgRuntimeDir !== undefined && env.xdgRuntimeDir !== '') return join(env.xdgRuntimeDir, 'flotilla.sock')
   return join(dataDir, 'flotilla.sock')
+}
+
+/**
+ * Default secrets dir: on the first tmpfs the host has, one per data dir (agents sharing a host keep
+ * theirs apart); without a tmpfs, a path in the data dir that the executor refuses to write secrets to.
+ */
+export function defaultSecretsDir (env: Environment, dataDir: string): string {
+  const id = createHash('sha256').update(dataDir).digest('hex').slice(0, 12)
+  return join(env.tmpfsRoot ?? join(dataDir, 'no-tmpfs'), 'flotilla-secrets', id)
 }
 
 /** Resolve → validate → freeze. Throws `invalid-argument` naming the flag. */
@@ -96,6 +126,7 @@ export function resolveAgentConfig (init: AgentInit, env: Environment): AgentCon
     advertise: init.advertiseAddr === undefined ? null : parseHostPort(init.advertiseAddr, '--advertise-addr'),
     hostname,
     dockerHost,
+    secretsDir: init.secretsDir ?? defaultSecretsDir(env, dataDir),
     start,
     logLevel,
     timing: DEFAULT_TIMING

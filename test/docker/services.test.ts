@@ -412,8 +412,11 @@ describe('services on 3 agents sharing one engine', () => {
     await waitRunning('http', 1)
     const status = await waitFor(`an HTTP answer on 127.0.0.1:${port}`, async () => await httpStatus(port), 20_000)
     expect(status).toBeGreaterThanOrEqual(200)
+    // As docker's: `service ls` lists the routing mesh's ports only; a host-mode port is its task's (`service ps`).
     const ls = await manager.cli(['service', 'ls'])
-    expect(ls.stdout).toMatch(new RegExp(`http\\s+replicated\\s+1/1\\s+${TEST_IMAGE.replace(/[/.]/g, '\\$&')}\\s+\\*:${port}->80/tcp`))
+    expect(ls.stdout).toMatch(new RegExp(`http\\s+replicated\\s+1/1\\s+${TEST_IMAGE.replace(/[/.]/g, '\\$&')}\\s*$`, 'm'))
+    const ps = await manager.cli(['service', 'ps', 'http'])
+    expect(ps.stdout).toMatch(new RegExp(`\\*:${port}->80/tcp`))
   }, 90_000)
 
   it('refuses bad input: 400 naming the field with nothing stored, 409 for a taken name and a stale version', async () => {

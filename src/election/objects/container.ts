@@ -23,6 +23,34 @@ export interface ContainerSpec {
   readonly StopGracePeriod?: number
   /** The container's health check; a task that has one is running only once the engine reports it healthy. */
   readonly Healthcheck?: HealthConfig
+  /** Secrets handed to the container as files (default /run/secrets/NAME). */
+  readonly Secrets?: readonly SecretReference[]
+  /** Configs handed to the container as files (default /NAME). */
+  readonly Configs?: readonly ConfigReference[]
+}
+
+/** Where and how a secret or config appears in the container (Docker's SecretReferenceFileTarget). */
+export interface FileTarget {
+  /** A path relative to /run/secrets (secrets) or an absolute path (configs); default the object's name. */
+  readonly Name: string
+  readonly UID: string
+  readonly GID: string
+  /** File mode, e.g. 0o444 (292). */
+  readonly Mode: number
+}
+
+/** Docker's SecretReference; `SecretID` is resolved by the control socket from the name. */
+export interface SecretReference {
+  readonly File: FileTarget
+  readonly SecretID: string
+  readonly SecretName: string
+}
+
+/** Docker's ConfigReference (file configs only). */
+export interface ConfigReference {
+  readonly File: FileTarget
+  readonly ConfigID: string
+  readonly ConfigName: string
 }
 
 /**

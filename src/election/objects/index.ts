@@ -4,7 +4,7 @@
  */
 export { DEFAULT_ADDRESS_POOL, type ClusterObject, type AddressPool } from './cluster.js'
 export { UNKNOWN_NODE_STATUS, type Availability, type NodeSpec, type NodeStatus, type NodeObject, type NodeNetworkAddress, type RevokedNode } from './node.js'
-export type { ContainerSpec, HealthConfig, TaskResources } from './container.js'
+export type { ContainerSpec, HealthConfig, TaskResources, FileTarget, SecretReference, ConfigReference } from './container.js'
 export { TASK_STATES, taskStateRank, isTerminal, type TaskState, type DesiredState } from './task-state.js'
 export { portKey, type PortProtocol, type AllocatedPort } from './ports.js'
 export type {
@@ -13,4 +13,5 @@ export type {
 } from './service.js'
 export type { TaskStatus, TaskObject, NewTask, TaskUpdate, TaskDeletion, TaskNetworkAddress } from './task.js'
 export type { NetworkSpec, NetworkIpamConfig, NetworkObject } from './network.js'
+export type { BlobSpec, SecretObject, ConfigObject } from './secret.js'
 export { EMPTY_STATE, type StoreState } from './store-state.js'

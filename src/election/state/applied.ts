@@ -12,6 +12,8 @@ export type StoreEvent =
   | { readonly kind: 'node-added' | 'node-updated' | 'node-removed', readonly id: string }
   /** A network was created or removed. */
   | { readonly kind: 'network', readonly id: string }
+  /** A secret or config was created, updated (labels) or removed. */
+  | { readonly kind: 'secret' | 'config', readonly id: string }
   /** A service was created, updated or removed. */
   | { readonly kind: 'service', readonly id: string }
   /** A task was created, changed or (`removed`) deleted; `nodeId` is its node, if it has one. */

@@ -3,7 +3,7 @@
  * subnet and VXLAN ID from the state it read; they are checked again here, since another network may
  * have taken them in between.
  */
-import { isTerminal, type NetworkObject, type ServiceObject, type StoreState } from '../objects/index.js'
+import type { NetworkObject, ServiceObject, StoreState } from '../objects/index.js'
 import { addressClash } from './addresses.js'
 import { refuse, type Applied } from './applied.js'
 import type { Command } from './commands.js'
@@ -64,9 +64,9 @@ export function applyNetworkRemove (state: StoreState, index: number, cmd: Op<'n
   if (users.length > 0) {
     return refuse(state, index, 'conflict', `network ${n.name} is in use by service${users.length === 1 ? '' : 's'} ${users.join(', ')}`)
   }
-  // Tasks of a removed service may still be stopping, their addresses held (Docker: "has active endpoints").
-  const active = [...state.tasks.values()].filter(t => !isTerminal(t.status.state) && t.networks.some(a => a.networkId === n.id)).length
-  if (active > 0) return refuse(state, index, 'conflict', `network ${n.name} has ${active} active task${active === 1 ? '' : 's'} still stopping; try again once they have stopped`)
+  // As SwarmKit: tasks of a removed service that are still stopping do not hold the network (so that
+  // `docker stack rm` can remove services, then their networks); each node's data plane removes its
+  // part of the network once its last container on it is gone.
   const networks = new Map(state.networks)
   networks.delete(n.id)
   return { state: { ...state, index, networks }, result: { ok: true }, events: [{ kind: 'network', id: n.id }] }

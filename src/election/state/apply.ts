@@ -2,6 +2,7 @@ import type { Command } from './commands.js'
 import type { StoreState } from '../objects/index.js'
 import type { Applied } from './applied.js'
 import { applyClusterCommand } from './apply-cluster.js'
+import { applyBlobCreate, applyBlobRemove, applyBlobUpdate } from './apply-blobs.js'
 import { applyNetworkCreate, applyNetworkRemove, applyNodeNetworks } from './apply-networks.js'
 import {
   applyNodeStatus, applyServiceCreate, applyServiceRemove, applyServiceRollback, applyServiceRebalance, applyServiceUpdate, applyTasksReconcile, applyTasksReport, applyTasksSchedule
@@ -24,6 +25,12 @@ export function applyCommand (state: StoreState, index: number, cmd: Command): A
     case 'cluster.update': return applyClusterCommand(state, index, cmd)
     case 'network.create': return applyNetworkCreate(state, index, cmd)
     case 'network.remove': return applyNetworkRemove(state, index, cmd)
+    case 'secret.create':
+    case 'config.create': return applyBlobCreate(state, index, cmd)
+    case 'secret.update':
+    case 'config.update': return applyBlobUpdate(state, index, cmd)
+    case 'secret.remove':
+    case 'config.remove': return applyBlobRemove(state, index, cmd)
     case 'node.status': return applyNodeStatus(state, index, cmd)
     case 'node.networks': return applyNodeNetworks(state, index, cmd)
     case 'service.create': return applyServiceCreate(state, index, cmd)

@@ -1,7 +1,7 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError, type NodeDescription, type NodeRole } from '../../membership/index.js'
 import type {
-  AllocatedPort, ClusterObject, NetworkObject, NodeNetworkAddress, TaskNetworkAddress, VirtualIp, NewTask, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskDeletion, TaskState, TaskUpdate, UpdateStatus
+  AllocatedPort, BlobSpec, ClusterObject, ConfigObject, NetworkObject, SecretObject, NodeNetworkAddress, TaskNetworkAddress, VirtualIp, NewTask, NodeObject, NodeSpec, ServiceObject, ServiceSpec, TaskDeletion, TaskState, TaskUpdate, UpdateStatus
 } from '../objects/index.js'
 
 /** The scheduler's decision for one task: a node, or why none (the pending task's message). */
@@ -48,6 +48,13 @@ export type Command =
   | { readonly op: 'network.create', readonly network: Omit<NetworkObject, 'version'> }
   /** Refused while a service attaches to the network. */
   | { readonly op: 'network.remove', readonly id: string, readonly nowMs: number }
+  /** A secret (its data sealed by the proposer) or a config; the name is re-checked at apply. */
+  | { readonly op: 'secret.create', readonly secret: Omit<SecretObject, 'version'> }
+  | { readonly op: 'config.create', readonly config: Omit<ConfigObject, 'version'> }
+  /** Only the labels change (Docker's rule: data and name are fixed). */
+  | { readonly op: 'secret.update' | 'config.update', readonly id: string, readonly version: number, readonly spec: BlobSpec, readonly nowMs: number }
+  /** Refused while a service references it. */
+  | { readonly op: 'secret.remove' | 'config.remove', readonly id: string }
   /** Names and published ports are re-checked at apply: of two racing creates, the second is refused. */
   | { readonly op: 'service.create', readonly service: Omit<ServiceObject, 'version'> }
   /**

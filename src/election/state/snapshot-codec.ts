@@ -1,6 +1,6 @@
 import { decode, encode, isRecord } from '../../membership/codec.js'
 import { FlotillaError } from '../../membership/index.js'
-import { DEFAULT_ADDRESS_POOL, UNKNOWN_NODE_STATUS, type ClusterObject, type NetworkObject, type NodeObject, type RevokedNode, type ServiceObject, type StoreState, type TaskObject } from '../objects/index.js'
+import { DEFAULT_ADDRESS_POOL, UNKNOWN_NODE_STATUS, type ClusterObject, type ConfigObject, type NetworkObject, type SecretObject, type NodeObject, type RevokedNode, type ServiceObject, type StoreState, type TaskObject } from '../objects/index.js'
 
 /** The store as Raft snapshot data: msgpack of plain arrays (Maps do not survive every codec). */
 export function encodeStore (state: StoreState): Uint8Array {
@@ -12,7 +12,9 @@ export function encodeStore (state: StoreState): Uint8Array {
     revoked: [...state.revoked.values()],
     services: [...state.services.values()],
     tasks: [...state.tasks.values()],
-    networks: [...state.networks.values()]
+    networks: [...state.networks.values()],
+    secrets: [...state.secrets.values()],
+    configs: [...state.configs.values()]
   })
 }
 
@@ -42,6 +44,9 @@ export function decodeStore (bytes: Uint8Array): StoreState {
     }])),
     tasks: new Map((Array.isArray(v.tasks) ? v.tasks as TaskObject[] : []).map(t => [t.id, { ...t, runningAtMs: t.runningAtMs ?? null, networks: t.networks ?? [] }])),
     // ... and, taken before networks existed, no networks.
-    networks: new Map((Array.isArray(v.networks) ? v.networks as NetworkObject[] : []).map(n => [n.id, n]))
+    networks: new Map((Array.isArray(v.networks) ? v.networks as NetworkObject[] : []).map(n => [n.id, n])),
+    // ... and, before secrets and configs, none.
+    secrets: new Map((Array.isArray(v.secrets) ? v.secrets as SecretObject[] : []).map(s => [s.id, { ...s, sealed: new Uint8Array(s.sealed) }])),
+    configs: new Map((Array.isArray(v.configs) ? v.configs as ConfigObject[] : []).map(c => [c.id, { ...c, data: new Uint8Array(c.data) }]))
   }
 }

@@ -50,7 +50,8 @@ export function addSwarmCommands (program: Command, socket: () => string, out: O
       const s = socket()
       await call(s, 'POST', '/swarm/join', { ListenAddr: o.listenAddr ?? '', AdvertiseAddr: o.advertiseAddr ?? '', RemoteAddrs: [addr], JoinToken: o.token })
       const info = (await call(s, 'GET', '/info')).body as Info
-      out(`This node joined a swarm as a ${info.Swarm.ControlAvailable ? 'manager' : 'worker'}.\n`)
+      const self = (await call(s, 'GET', `/nodes/${info.Swarm.NodeID}`)).body as { Spec: { Role: string } }
+      out(`This node joined a swarm as a ${self.Spec.Role}.\n`)
     })
 
   swarm.command('join-token')

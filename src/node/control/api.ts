@@ -1,4 +1,4 @@
-import { FlotillaError, fromMultiaddr, parseHostPort, DEFAULT_PORT, newTokenSecret, type HostPort, type Member } from '../../membership/index.js'
+import { FlotillaError, asFlotillaError, parseHostPort, DEFAULT_PORT, newTokenSecret, type HostPort, type Member } from '../../membership/index.js'
 import { DEFAULT_ADDRESS_POOL, type Manager, type NodeObject } from '../../election/index.js'
 import type { Agent } from '../agent.js'
 import { errorResponse, parseJson, type ApiHandler, type ApiRequest, type ApiResponse } from './http-server.js'
@@ -9,9 +9,10 @@ import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docke
 import { clusterCall } from './cluster-call.js'
 import { addServiceRoutes } from './service-api.js'
 import { addNetworkRoutes } from './network-api.js'
-import { JoinTokenShim } from './join-token-shim.js'
+import { addBlobRoutes } from './blob-api.js'
 import { addLogRoutes } from './logs-api.js'
 import { nodeLogs } from './logs-protocol.js'
+import { addEventRoutes, type EventRouteDeps } from './events-api.js'
 
 /**
  * The docker CLI always sends its own default listen address; flotilla reads that exact value as "not
@@ -71,17 +72,9 @@ function advertiseOf (raw: string | undefined, listen: HostPort | undefined, age
 }
 
 /** The control socket's API: Docker's swarm, node, service, task and system endpoints, served from `agent`. */
-export function controlApi (agent: Agent): ApiHandler {
+export function controlApi (agent: Agent, events: Omit<EventRouteDeps, 'agent'>): ApiHandler {
   const liveness = (id: string): Member | undefined => agent.membership?.member(id)
   const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId, new Set(mgr.voters()))
-  const joinToken = new JoinTokenShim()
-  /** The leader's address as gossip knows it (`ip:port`), or null. */
-  const leaderAddr = (): string | null => {
-    const m = agent.membership
-    const id = m?.leaderHint() ?? null
-    const a = id === null ? null : fromMultiaddr(m?.member(id)?.addrs[0] ?? '')
-    return a === null ? null : `${a.ip}:${a.port}`
-  }
 
   const cluster = async (req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> =>
     await clusterCall(agent, req, write, local)
@@ -99,7 +92,25 @@ export function controlApi (agent: Agent): ApiHandler {
   const router = new Router()
     .add('GET', '/_ping', async () => ({ status: 200, text: 'OK', headers: pingHeaders() }))
     .add('GET', '/version', async () => ({ status: 200, json: versionJson() }))
-    .add('GET', '/info', async () => ({ status: 200, json: infoJson(agent) }))
+    .add('GET', '/info', async (req) => {
+      const json = infoJson(agent)
+      // A worker's socket takes cluster control too (ControlAvailable), so it shows the cluster as a
+      // manager's does: read from the leader, as the worker forwards any cluster read.
+      if (agent.membership !== null && agent.manager === null) {
+        const swarm = json.Swarm as Record<string, unknown>
+        try {
+          const r = await cluster({ ...req, path: '/swarm', query: new URLSearchParams() }, false, async mgr => ({ status: 200, json: swarmJson(mgr.store.state.cluster!) }))
+          if (r.status !== 200) throw new FlotillaError('unavailable', (r.json as { message?: string } | undefined)?.message ?? `status ${r.status}`)
+          const { JoinTokens: _tokens, ...info } = r.json as Record<string, unknown>
+          swarm.Cluster = info
+        } catch (err) {
+          // Control is not available while no leader answers (and the CLI prints no cluster section then).
+          swarm.ControlAvailable = false
+          swarm.Error = `the cluster's leader did not answer: ${asFlotillaError(err).message}`
+        }
+      }
+      return { status: 200, json }
+    })
     .add('POST', '/swarm/init', async (req) => {
       const body = parseBody(SwarmInitSchema, parseJson(req), 'swarm init request')
       if (body.AutoLockManagers === true) throw new FlotillaError('invalid-argument', 'autolock is not supported by flotilla')
@@ -153,11 +164,8 @@ export function controlApi (agent: Agent): ApiHandler {
         json: [...mgr.store.state.nodes.values()].filter(n => matchesNodeFilters(n, filters)).map(n => nodeView(mgr, n))
       }))
     })
-    .add('GET', '/nodes/{id}', async (req, p) => {
-      const res = await cluster(req, false, async mgr => ({ status: 200, json: nodeView(mgr, findNode([...mgr.store.state.nodes.values()], p.id!)) }))
-      const workerId = agent.manager === null ? agent.membership?.nodeId ?? null : null
-      return workerId === null ? res : joinToken.amendNode(req, res, workerId, leaderAddr())
-    })
+    .add('GET', '/nodes/{id}', async (req, p) => await cluster(req, false, async mgr =>
+      ({ status: 200, json: nodeView(mgr, findNode([...mgr.store.state.nodes.values()], p.id!)) })))
     .add('POST', '/nodes/{id}/update', async (req, p) => {
       const version = requiredVersion(req.query)
       const spec = parseBody(NodeSpecSchema, parseJson(req), 'node spec')
@@ -193,7 +201,9 @@ export function controlApi (agent: Agent): ApiHandler {
     })
   addServiceRoutes(router, { cluster, requiredVersion, findNode })
   addNetworkRoutes(router, { cluster })
+  addBlobRoutes(router, { cluster })
   addLogRoutes(router, { api: async req => await handle(req), open: (node, req, signal) => nodeLogs(agent.requireMembership(), agent.executor, node, req, signal) })
+  addEventRoutes(router, { agent, ...events })
   const handle = router.handler()
 
   /**
@@ -219,7 +229,6 @@ export function controlApi (agent: Agent): ApiHandler {
     } catch (err) {
       res = errorResponse(err)
     }
-    joinToken.record(req)
     return { ...res, headers: { 'Api-Version': API_VERSION, Server: 'flotilla', ...res.headers } }
   }
 }

@@ -108,7 +108,10 @@ export function swarmInfoJson (agent: Agent): Record<string, unknown> {
     NodeID: m.nodeId,
     NodeAddr: m.advertiseAddr.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
     LocalNodeState: 'active',
-    ControlAvailable: mgr !== null,
+    // Docker's "can this socket take cluster writes": on flotilla every node's can (a worker forwards them
+    // to the leader), so `docker info` reads "Is Manager: true" on a worker too, and the CLI commands that
+    // check it (stack deploy, service create, ...) work there. The node's role is its Spec.Role.
+    ControlAvailable: true,
     Error: '',
     RemoteManagers: managerIds.map(id => {
       const a = fromMultiaddr(m.member(id)?.addrs[0] ?? '')

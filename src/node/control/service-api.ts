@@ -6,6 +6,7 @@ import type { Router } from './router.js'
 import { findByRef, labelMatches, parseFilters, queryFlag } from './schemas.js'
 import { parseServiceSpec, randomServiceName } from './service-schemas.js'
 import { resolveServiceNetworks } from './service-networks.js'
+import { resolveServiceBlobs } from './service-blobs.js'
 import { isTaskUpToDate, serviceJson, serviceStatus, taskJson } from './service-shapes.js'
 
 /** What the service routes need of the leader's manager: its store and proposals. */
@@ -118,8 +119,8 @@ function taskMatcher (state: StoreState, filters: ReadonlyMap<string, readonly s
         case 'id': if (!values.some(v => t.id.startsWith(v))) return false; break
         // SwarmKit matches name prefixes on the full task name, `<service>.<slot|node>.<task id>`.
         case 'name': if (!values.some(v => `${t.name}.${t.id}`.startsWith(v))) return false; break
-        // Tasks carry no labels of their own (SwarmKit's tasks have empty annotations).
-        case 'label': if (!values.some(v => labelMatches({}, v))) return false; break
+        // As SwarmKit's ListTasks: a task's labels are its service's (`docker stack ps` filters on them).
+        case 'label': if (!values.some(v => labelMatches(state.services.get(t.serviceId)?.spec.Labels ?? {}, v))) return false; break
         case 'desired-state': if (!values.includes(t.desiredState)) return false; break
         case 'runtime': if (!values.some(v => v === '' || v === 'container')) return false; break
         default: break
@@ -152,7 +153,7 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
       const warnings = parsed.warnings
       return await cluster(req, true, async mgr => await retryAddressRace(async () => {
         const state = mgr.store.state
-        const spec = resolveServiceNetworks(parsed.spec, state.networks.values())
+        const spec = resolveServiceBlobs(resolveServiceNetworks(parsed.spec, state.networks.values()), state)
         const services = [...state.services.values()]
         for (const s of services) {
           if (s.name === spec.Name) throw new FlotillaError('conflict', `service ${spec.Name} already exists`, { hint: 'choose another --name, or update the existing service' })
@@ -190,7 +191,7 @@ export function addServiceRoutes (router: Router, deps: ServiceRouteDeps): Route
       return await cluster(req, true, async mgr => await retryAddressRace(async () => {
         const state = mgr.store.state
         const service = findService(state.services.values(), p.id!)
-        let spec = resolveServiceNetworks(parsed.spec, state.networks.values())
+        let spec = resolveServiceBlobs(resolveServiceNetworks(parsed.spec, state.networks.values()), state)
         if (rollback) {
           if (service.previousSpec === null) {
             throw new FlotillaError('invalid-argument', `service ${service.name} does not have a previous spec`, { hint: 'a service can be rolled back only after an update' })

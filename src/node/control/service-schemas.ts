@@ -15,6 +15,14 @@ import { parseConstraints, type ServiceSpec } from '../../tasks/index.js'
  * Networks are kept with their Targets as given; the leader resolves them to network IDs.
  */
 
+/** Docker's SecretReferenceFileTarget (also a config's): a file name (no `..`), owner and mode. */
+const FileTargetSchema = z.object({
+  Name: z.string().refine(n => !n.split('/').includes('..'), 'must not contain ".."').nullable().optional(),
+  UID: z.string().regex(/^\d*$/, 'must be a numeric user ID').nullable().optional(),
+  GID: z.string().regex(/^\d*$/, 'must be a numeric group ID').nullable().optional(),
+  Mode: z.number().int('must be a file mode').min(0, 'must be a file mode').max(0o7777, 'must be a file mode').nullable().optional()
+}).passthrough().nullable().optional()
+
 const UINT = 'must be a non-negative integer'
 const uint = z.number({ invalid_type_error: UINT }).int(UINT).nonnegative(UINT).max(Number.MAX_SAFE_INTEGER, UINT)
 const NANOS = 'must be an integer number of nanoseconds'
@@ -45,8 +53,17 @@ const ContainerSpecSchema = z.object({
     StartPeriod: uint.nullable().optional()
   }).passthrough().nullable().optional(),
   Mounts: list,
-  Secrets: list,
-  Configs: list
+  Secrets: z.array(z.object({
+    File: FileTargetSchema,
+    SecretID: text,
+    SecretName: text
+  }).passthrough()).nullable().optional(),
+  Configs: z.array(z.object({
+    File: FileTargetSchema,
+    Runtime: z.object({}).passthrough().nullable().optional(),
+    ConfigID: text,
+    ConfigName: text
+  }).passthrough()).nullable().optional()
 }).passthrough()
 
 /** Docker's NetworkAttachmentConfig list; Target is a network name or ID, resolved on the leader. */
@@ -86,14 +103,19 @@ const PortSchema = z.object({
   PublishMode: text
 }).passthrough()
 
+function unsetEnum (v: unknown): unknown {
+  return v === '' ? undefined : v
+}
+
 /** Docker's UpdateConfig and RollbackConfig, with SwarmKit's bounds (controlapi validateUpdate). */
 const UpdateConfigSchema = z.object({
   Parallelism: uint.nullable().optional(),
   Delay: uint.nullable().optional(),
-  FailureAction: z.enum(['pause', 'continue', 'rollback']).nullable().optional(),
+  // The docker CLI (stack deploy) sends "" for an enum it leaves unset: read as absent.
+  FailureAction: z.preprocess(unsetEnum, z.enum(['pause', 'continue', 'rollback']).nullable().optional()),
   Monitor: uint.nullable().optional(),
   MaxFailureRatio: z.number({ invalid_type_error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').nullable().optional(),
-  Order: z.enum(['stop-first', 'start-first']).nullable().optional()
+  Order: z.preprocess(unsetEnum, z.enum(['stop-first', 'start-first']).nullable().optional())
 }).passthrough().nullable().optional()
 
 /** Docker's ServiceSpec; see the module comment for what is kept, refused and normalized. */
@@ -152,8 +174,6 @@ const NOT_APPLIED: ReadonlyArray<readonly [string, (v: unknown) => boolean]> = [
 /** Fields refused when set: flotilla cannot run them, and ignoring them would run something else. */
 const REFUSED: ReadonlyArray<readonly [string, string]> = [
   ['TaskTemplate.ContainerSpec.Mounts', 'mounts are not supported by flotilla'],
-  ['TaskTemplate.ContainerSpec.Secrets', 'secrets are not supported by flotilla'],
-  ['TaskTemplate.ContainerSpec.Configs', 'configs are not supported by flotilla'],
   ['TaskTemplate.PluginSpec', 'plugin services are not supported by flotilla'],
   ['TaskTemplate.NetworkAttachmentSpec', 'network attachment tasks are not supported by flotilla']
 ]

@@ -238,7 +238,7 @@ export class Dispatcher {
         if (t !== undefined && isAssignedTo(t, s.nodeId)) {
           if (s.told.get(id) === t.desiredState) continue
           s.told.set(id, t.desiredState)
-          tasks.push(assignmentOf(t))
+          tasks.push(assignmentOf(t, state))
         } else if (s.told.delete(id)) {
           removed.push(id)
         }

@@ -12,6 +12,7 @@ import { TASK_STATES, type DesiredState, type TaskState } from '../executor/inde
 import type { TaskTemplate } from '../orchestrator/index.js'
 import type { TaskNetworkAddress, TaskReport } from '../../election/index.js'
 import type { NodeNetworkView } from '../executor/network-view.js'
+import type { TaskBlob } from '../secrets/task-blobs.js'
 
 export const DISPATCH_PROTOCOL = '/flotilla/dispatch/1.0.0'
 /** The largest frame either side sends: a full set of a node's assignments fits with room to spare. */
@@ -47,6 +48,9 @@ export interface Assignment {
   readonly ports: readonly AllocatedPort[]
   /** The task's addresses on its networks (absent from leaders that predate networks). */
   readonly networks?: readonly TaskNetworkAddress[]
+  /** The data of the secrets (plaintext: the session is encrypted) and configs the container references. */
+  readonly secrets?: readonly TaskBlob[]
+  readonly configs?: readonly TaskBlob[]
   /** Do not start the container before this time (ms since the epoch, the leader's clock); null: at once. */
   readonly delayUntilMs: number | null
 }

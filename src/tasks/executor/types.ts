@@ -1,8 +1,9 @@
 import type { NodeDescription } from '../../membership/index.js'
 import type { DataPlane } from './network-view.js'
 import type { ContainerSpec, TaskNetworkAddress, TaskResources, TaskState } from '../../election/index.js'
+import type { TaskBlob } from '../secrets/task-blobs.js'
 
-export { TASK_STATES, type TaskState, type DesiredState, type ContainerSpec, type HealthConfig, type TaskResources } from '../../election/index.js'
+export { TASK_STATES, type TaskState, type DesiredState, type ContainerSpec, type HealthConfig, type TaskResources, type FileTarget } from '../../election/index.js'
 
 /** A call on a task's controller. */
 export type ControllerCall = 'prepare' | 'start' | 'wait' | 'shutdown' | 'remove'
@@ -41,6 +42,9 @@ export interface TaskDescription {
   readonly ports?: readonly HostPort[]
   /** The task's addresses on its overlay networks; the data plane attaches the container to them. */
   readonly networks?: readonly TaskNetworkAddress[]
+  /** The data of the secrets and configs `spec` references (spec.Secrets / spec.Configs say where). */
+  readonly secrets?: readonly TaskBlob[]
+  readonly configs?: readonly TaskBlob[]
 }
 
 /** How a task's container ended. Times are the engine's RFC 3339 strings. */
@@ -159,6 +163,8 @@ export interface Executor {
    * Throws a FlotillaError when the engine cannot list the containers.
    */
   logs(nodeId: string, selector: LogSelector, options: LogOptions, signal: AbortSignal): AsyncIterable<LogLine>
+  /** Remove every task's secret and config files (the node left the cluster). */
+  wipeTaskFiles(): Promise<void>
   /** Close the events streams; pending waits reject, retryable (the tasks have not failed). */
   close(): Promise<void>
 }

@@ -33,7 +33,9 @@ export function taskDescription (nodeId: string, a: Assignment): TaskDescription
     spec: a.spec.ContainerSpec,
     ...(a.spec.Resources === undefined ? {} : { resources: a.spec.Resources }),
     ports: a.ports.filter(p => p.PublishMode !== 'ingress').map(p => ({ TargetPort: p.TargetPort, PublishedPort: p.PublishedPort, Protocol: p.Protocol })),
-    networks: a.networks ?? []
+    networks: a.networks ?? [],
+    ...(a.secrets === undefined ? {} : { secrets: a.secrets }),
+    ...(a.configs === undefined ? {} : { configs: a.configs })
   }
 }
 

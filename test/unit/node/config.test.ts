@@ -8,7 +8,7 @@ import { catchError } from '../../support/errors.js'
 const TOKEN = `FLTKN-1-${'a'.repeat(50)}-${'b'.repeat(25)}`
 
 function env (patch: Partial<Environment> = {}): Environment {
-  return { isRoot: false, home: '/home/ada', xdgRuntimeDir: undefined, dockerHost: undefined, ...patch }
+  return { isRoot: false, home: '/home/ada', xdgRuntimeDir: undefined, dockerHost: undefined, tmpfsRoot: '/run', ...patch }
 }
 
 function expectInvalid (init: AgentInit, e: Environment = env()): FlotillaError {
@@ -40,10 +40,20 @@ describe('resolveAgentConfig defaults', () => {
       advertise: null,
       hostname: osHostname(),
       dockerHost: 'unix:///var/run/docker.sock',
+      secretsDir: expect.stringMatching(/^\/run\/flotilla-secrets\/[0-9a-f]{12}$/) as string,
       start: { kind: 'wait' },
       logLevel: 'info',
       timing: DEFAULT_TIMING
     })
+  })
+
+  it('puts secrets on the host\'s tmpfs, one dir per data dir, or where the executor refuses them when there is none', () => {
+    const a = resolveAgentConfig({ dataDir: '/srv/a' }, env()).secretsDir
+    const b = resolveAgentConfig({ dataDir: '/srv/b' }, env()).secretsDir
+    expect(a).not.toBe(b)
+    expect(resolveAgentConfig({ dataDir: '/srv/a' }, env({ tmpfsRoot: '/dev/shm' })).secretsDir).toMatch(/^\/dev\/shm\/flotilla-secrets\//)
+    expect(resolveAgentConfig({ dataDir: '/srv/a' }, env({ tmpfsRoot: undefined })).secretsDir).toMatch(/^\/srv\/a\/no-tmpfs\//)
+    expect(resolveAgentConfig({ secretsDir: '/mnt/ram' }, env()).secretsDir).toBe('/mnt/ram')
   })
 
   it('puts the socket in a given data dir when there is no XDG_RUNTIME_DIR', () => {

@@ -122,7 +122,8 @@ describe('parseServiceSpec', () => {
     ['a memory reservation under 4 MiB', withField('TaskTemplate.Resources', { Reservations: { MemoryBytes: 1000 } }), 'TaskTemplate.Resources.Reservations.MemoryBytes: invalid memory value 1000: Must be at least 4MiB'],
     ['negative NanoCPUs', withField('TaskTemplate.Resources', { Reservations: { NanoCPUs: -1 } }), 'TaskTemplate.Resources.Reservations.NanoCPUs: must be a non-negative integer'],
     ['mounts', withField('TaskTemplate.ContainerSpec.Mounts', [{ Type: 'bind', Source: '/', Target: '/host' }]), 'TaskTemplate.ContainerSpec.Mounts: mounts are not supported by flotilla'],
-    ['secrets', withField('TaskTemplate.ContainerSpec.Secrets', [{ SecretName: 's' }]), 'TaskTemplate.ContainerSpec.Secrets: secrets are not supported'],
+    ['a secret target with ..', withField('TaskTemplate.ContainerSpec.Secrets', [{ SecretName: 's', File: { Name: 'a/../../etc/shadow' } }]), 'TaskTemplate.ContainerSpec.Secrets[0].File.Name: must not contain ".."'],
+    ['a config owner that is no number', withField('TaskTemplate.ContainerSpec.Configs', [{ ConfigName: 'c', File: { Name: '/c', GID: 'wheel' } }]), 'TaskTemplate.ContainerSpec.Configs[0].File.GID: must be a numeric group ID'],
     ['a network attached twice', withField('TaskTemplate.Networks', [{ Target: 'backend' }, { Target: 'backend', Aliases: ['db'] }]), 'TaskTemplate.Networks[1]: network backend is attached more than once'],
     ['a network attached twice through the top-level Networks', withField('Networks', [{ Target: 'backend' }, { Target: 'backend' }]), 'TaskTemplate.Networks[1]: network backend is attached more than once'],
     ['an alias that is no DNS name', withField('TaskTemplate.Networks', [{ Target: 'backend', Aliases: ['db', 'no spaces'] }]), 'TaskTemplate.Networks[0].Aliases: "no spaces" is not a valid DNS name'],
@@ -244,5 +245,11 @@ describe('UpdateConfig', () => {
       expect(invalidMessage(withField(field, { MaxFailureRatio: 1.5 }))).toBe(`${field}.MaxFailureRatio: must be between 0 and 1`)
       expect(invalidMessage(withField(field, { Monitor: -1 }))).toContain(`${field}.Monitor`)
     }
+  })
+
+  it('reads the empty enums docker stack deploy sends (Order, FailureAction "") as unset', () => {
+    const spec = parseServiceSpec(withField('UpdateConfig', { Parallelism: 2, Order: '', FailureAction: '' })).spec
+    expect(spec.UpdateConfig).toEqual({ Parallelism: 2 })
+    expect(invalidMessage(withField('RollbackConfig', { Order: 'sideways' }))).toContain('RollbackConfig.Order')
   })
 })

@@ -4,6 +4,7 @@ import type { ContainerStatus, ExitStatus, TaskController, TaskDescription } fro
 import { LABELS, containerName, createOptions, engineError, engineMessage, engineStatus, healthcheckDisabled, healthcheckEnabled } from './containers.js'
 import type { EngineEvents } from './events.js'
 import type { DataPlane } from '../network-view.js'
+import type { TaskFiles } from './task-files.js'
 
 /** What a Docker controller uses: the engine for short calls, for calls that may stay silent (stop), and the node's events. */
 export interface DockerControllerDeps {
@@ -14,6 +15,8 @@ export interface DockerControllerDeps {
   readonly events: EngineEvents
   /** The node's overlay data plane; null: a task attached to a network is rejected. */
   readonly dataPlane?: DataPlane | null
+  /** Where secret and config files go; null: a task that references one is rejected. */
+  readonly files?: TaskFiles | null
 }
 
 /** Container states from which a container will not run again by itself. */
@@ -41,7 +44,7 @@ export class DockerController implements TaskController {
    */
   async prepare (): Promise<void> {
     const plane = this.plane()
-    const binds = plane === null ? [] : (await plane.createOptions(this.attachable())).binds
+    const binds = [...(plane === null ? [] : (await plane.createOptions(this.attachable())).binds), ...await this.fileBinds()]
     for (let attempt = 1; ; attempt++) {
       try {
         const created = await this.deps.docker.createContainer(createOptions(this.task, binds))
@@ -147,6 +150,14 @@ export class DockerController implements TaskController {
     if (info !== undefined && info.State.Pid > 0) await plane.started(this.attachable(), info.Id, info.State.Pid)
   }
 
+  /** Write the task's secret and config files; their binds. */
+  private async fileBinds (): Promise<string[]> {
+    if ((this.task.spec.Secrets ?? []).length + (this.task.spec.Configs ?? []).length === 0) return []
+    const files = this.deps.files ?? null
+    if (files === null) throw new FlotillaError('unavailable', `task ${this.task.taskId} references secrets or configs, but this node's executor keeps no task files`)
+    return await files.prepare(this.task)
+  }
+
   /** The data plane, when the task attaches to a network; throws, not retryable, when this node has none. */
   private plane (): DataPlane | null {
     if ((this.task.networks ?? []).length === 0) return null
@@ -242,6 +253,8 @@ export class DockerController implements TaskController {
       }
     }
     if ((this.task.networks ?? []).length > 0) await this.deps.dataPlane?.removed(this.task.taskId)
+    // Its secrets leave the node with the container.
+    await this.deps.files?.remove(this.task.taskId)
   }
 
   async inspect (): Promise<ContainerStatus | undefined> {

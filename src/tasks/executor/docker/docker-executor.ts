@@ -2,6 +2,7 @@ import Docker from 'dockerode'
 import { FlotillaError, type Logger, type NodeDescription } from '../../../membership/index.js'
 import type { DataPlane } from '../network-view.js'
 import { DockerDataPlane } from './overlay/data-plane.js'
+import { TaskFiles, type TaskFilesInit } from './task-files.js'
 import { hostDescription } from '../host-description.js'
 import type { AdoptResult, AdoptedTask, Executor, LogLine, LogOptions, LogSelector, TaskController, TaskDescription, TaskState } from '../types.js'
 import { LABELS, engineError, engineStatus, nodeFilter } from './containers.js'
@@ -37,18 +38,27 @@ export class DockerExecutor implements Executor {
   private readonly slow: Docker
   private readonly events = new Map<string, EngineEvents>()
   readonly dataPlane: DataPlane | null
+  private readonly files: TaskFiles | null
 
-  /** `overlay`: where the data plane keeps its files, and its logger; without it the executor has no data plane. */
-  constructor (readonly dockerHost: string, overlay?: { readonly stateDir: string, readonly logger: Logger }) {
+  /**
+   * `overlay`: where the data plane keeps its files, and its logger; without it the executor has no data
+   * plane. `files`: where task secrets (a tmpfs) and configs go; without it tasks that reference one are rejected.
+   */
+  constructor (readonly dockerHost: string, overlay?: { readonly stateDir: string, readonly logger: Logger }, files?: TaskFilesInit) {
     const options = dockerOptions(dockerHost)
     this.docker = new Docker(options)
     this.calls = new Docker({ ...options, timeout: CALL_TIMEOUT_MS })
     this.slow = new Docker({ ...options, timeout: undefined })
     this.dataPlane = overlay === undefined ? null : new DockerDataPlane({ docker: this.calls, stateDir: overlay.stateDir, logger: overlay.logger })
+    this.files = files === undefined ? null : new TaskFiles(files)
+  }
+
+  async wipeTaskFiles (): Promise<void> {
+    await this.files?.wipe()
   }
 
   controller (task: TaskDescription): TaskController {
-    return new DockerController({ docker: this.calls, slowDocker: this.slow, events: this.eventsOf(task.nodeId), dataPlane: this.dataPlane }, task)
+    return new DockerController({ docker: this.calls, slowDocker: this.slow, events: this.eventsOf(task.nodeId), dataPlane: this.dataPlane, files: this.files }, task)
   }
 
   async adopt (nodeId: string, assigned: ReadonlySet<string>): Promise<AdoptResult> {

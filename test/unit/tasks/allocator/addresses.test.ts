@@ -139,7 +139,7 @@ describe('task addresses', () => {
     expect(leader.state.tasks.get('t2')!.status.state).toBe('new')
   })
 
-  it('refuses to remove a network while a service names it or a task on it is still stopping', () => {
+  it('refuses to remove a network while a service names it, not once the service is gone', () => {
     const leader = new MemoryLeader()
     leader.ready('n1')
     const a = addNetwork(leader, 'a', '10.9.4.0/24')

@@ -66,6 +66,7 @@ const engineDown = (): FlotillaError => new FlotillaError('unavailable', 'engine
 /** An engine holding this node's containers by task ID. `events` records every call, in order. */
 export class FakeEngine implements Executor {
   readonly dataPlane = null
+  async wipeTaskFiles (): Promise<void> { await Promise.resolve() }
   up = true
   /** ms each prepare takes (a pull and a create), so that reports of different states land in different ticks. */
   prepareMs = 0

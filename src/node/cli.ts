@@ -8,6 +8,8 @@ import { addSwarmCommands } from './cli/swarm-commands.js'
 import { addNodeCommands } from './cli/node-commands.js'
 import { addServiceCommands } from './cli/service-commands.js'
 import { addNetworkCommands } from './cli/network-commands.js'
+import { addConfigCommands, addSecretCommands } from './cli/secret-commands.js'
+import { addStackCommands } from './cli/stack-commands.js'
 
 const out = (s: string): void => { process.stdout.write(s) }
 const err = (s: string): void => { process.stderr.write(s) }
@@ -73,11 +75,15 @@ function program (): Command {
     .addOption(new Option('--join <ip:port>', 'join the cluster of the node at this address').env('FLOTILLA_JOIN'))
     .addOption(new Option('--token <token>', 'join token, with --join').env('FLOTILLA_TOKEN'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').default('info').env('FLOTILLA_LOG_LEVEL'))
+    .addOption(new Option('--secrets-dir <dir>', 'where task secrets are written; must be on a tmpfs (default: under /run or /dev/shm)').env('FLOTILLA_SECRETS_DIR'))
     .action(async (o: AgentInit) => { await runAgent(o) })
   addSwarmCommands(p, socket, out)
   addNodeCommands(p, socket, out)
   addServiceCommands(p, socket, out)
   addNetworkCommands(p, socket, out)
+  addSecretCommands(p, socket, out)
+  addConfigCommands(p, socket, out)
+  addStackCommands(p, socket, out)
   return p
 }
 

@@ -1,7 +1,7 @@
 /**
- * The control socket's service routes over an in-memory store that applies proposals with the real
- * apply function; `cluster` serves every call locally, as on the leader. Shared by the service API and
- * CLI tests.
+ * The control socket's service, network, secret and config routes over an in-memory store that
+ * applies proposals with the real apply function; `cluster` serves every call locally, as on the
+ * leader. Shared by the service API and the service, secret, config and stack CLI tests.
  */
 import { FlotillaError } from '../../../src/membership/errors.js'
 import { applyCommand } from '../../../src/election/state/apply.js'
@@ -14,6 +14,7 @@ import { errorResponse, type ApiHandler, type ApiRequest, type ApiResponse } fro
 import { Router } from '../../../src/node/control/router.js'
 import { addServiceRoutes, type ClusterCall, type ServiceManager } from '../../../src/node/control/service-api.js'
 import { addNetworkRoutes } from '../../../src/node/control/network-api.js'
+import { addBlobRoutes } from '../../../src/node/control/blob-api.js'
 
 export const NOW = Date.UTC(2025, 0, 2, 3, 4, 5, 600)
 export const INGRESS_ID = 'ingress0000000000000000000'
@@ -49,7 +50,7 @@ export function harness (): Harness {
     ...EMPTY_STATE,
     index: 10,
     cluster: {
-      id: 'cluster1', createdAtMs: NOW, updatedAtMs: NOW, spec: {}, root: { publicKeyDer: new Uint8Array(), privateKeyDer: new Uint8Array() },
+      id: 'cluster1', createdAtMs: NOW, updatedAtMs: NOW, spec: {}, root: { publicKeyDer: new Uint8Array(), privateKeyDer: new Uint8Array(48).fill(7) },
       secrets: { worker: 'w', manager: 'm' }, addressPool: DEFAULT_ADDRESS_POOL, version: 1
     },
     nodes: new Map([['node1aaaaaa', node('node1aaaaaa', 'alpha')], ['node2bbbbbb', node('node2bbbbbb', 'beta')]]),
@@ -68,8 +69,10 @@ export function harness (): Harness {
   }
   const cluster: ClusterCall = async (_req, _write, local) => await local(mgr)
   let networkIds = 0
-  const router = addNetworkRoutes(addServiceRoutes(new Router(), { cluster, requiredVersion, findNode, now: () => NOW, newId: () => `svc${++ids}${'x'.repeat(21)}`, newName: () => 'brave_turing' }),
-    { cluster, now: () => NOW, newId: () => `net${++networkIds}${'y'.repeat(21)}` })
+  let blobIds = 0
+  const router = addBlobRoutes(addNetworkRoutes(addServiceRoutes(new Router(), { cluster, requiredVersion, findNode, now: () => NOW, newId: () => `svc${++ids}${'x'.repeat(21)}`, newName: () => 'brave_turing' }),
+    { cluster, now: () => NOW, newId: () => `net${++networkIds}${'y'.repeat(21)}` }),
+  { cluster, now: () => NOW, newId: () => `obj${++blobIds}${'z'.repeat(21)}` })
     .add('GET', '/nodes', async () => ({
       status: 200,
       json: [...state.nodes.values()].map(n => ({ ID: n.id, Description: { Hostname: n.hostname }, Status: { State: 'ready' } }))

@@ -106,9 +106,11 @@ describe('secrets and configs through the docker CLI on a worker (3 managers + 1
         const now = await containerOf(svc)
         return now.id !== c.id && await execIn(now.id, ['cat', '/run/secrets/password']) === plain2
       }, 60_000, 250)
+      // The replaced task's container stays as history, stopped; its secret left the node when it stopped.
+      expect((await docker.getContainer(c.id).inspect()).State.Running).toBe(false)
+      await waitFor('the stopped task\'s secret file gone', () => !existsSync(secretFile), 10_000, 100)
       await cli(bin, ['service', 'rm', svc])
       await waitFor('the service\'s containers gone', async () => (await taskContainers(docker, [`${SERVICE_LABEL}=${svc}`], false)).length === 0, 30_000, 200)
-      await waitFor('the secret\'s file gone with its task', () => !existsSync(secretFile), 10_000, 100)
       await cli(bin, ['secret', 'rm', pw, `${pw}b`])
       await cli(bin, ['config', 'rm', conf])
       expect(await cli(bin, ['secret', 'ls', '--format', '{{.Name}}'])).not.toContain(pw)
@@ -122,4 +124,19 @@ describe('secrets and configs through the docker CLI on a worker (3 managers + 1
     await expect(cli(bin, ['service', 'create', '--detach', '--secret', 'nope', TEST_IMAGE, 'sleep', '1'])).rejects.toThrow(/secret not found: nope/)
     expect(await cli(bin, ['secret', 'ls', '-q'])).toBe('')
   })
+
+  it('wipes the secrets of a node removed from the cluster', async () => {
+    const bin = '/usr/local/bin/docker'
+    await cli(bin, ['secret', 'create', 'removal', '-'], 'gone-with-the-node')
+    const nodeId = (await worker.api('GET', '/info')).body.Swarm.NodeID as string
+    await cli(bin, ['service', 'create', '--detach', '--name', 'onworker', '--stop-signal', 'KILL', '--constraint', `node.id==${nodeId}`, '--secret', 'removal', TEST_IMAGE, 'sleep', '3600'])
+    const c = await containerOf('onworker')
+    const file = c.mounts.find(m => m.Destination === '/run/secrets/removal')!.Source
+    const secretsDir = join(file, '..', '..')
+    expect(existsSync(file)).toBe(true)
+    const manager = cluster.agents[0]!
+    const rm = await runCommand(bin, ['-H', `unix://${manager.socket}`, 'node', 'rm', '--force', nodeId], 30_000)
+    expect(rm.code, rm.stderr).toBe(0)
+    await waitFor('the removed node\'s secrets dir gone', () => !existsSync(secretsDir), 30_000, 200)
+  }, 120_000)
 })

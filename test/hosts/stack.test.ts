@@ -19,19 +19,32 @@ async function run (file: string, args: readonly string[], cwd?: string): Promis
   })
 }
 
-function compose (replicas: number, withClient: boolean): string {
+/** web (on the workers only, published on the routing mesh at `port`, healthy once it serves) and a client, on the stack's own network. */
+function compose (replicas: number, withClient: boolean, port: number): string {
   return `version: "3.8"
 services:
   web:
     image: ${TEST_IMAGE}
-    command: ["sh", "-c", "mkdir -p /www && cat /run/secrets/token /etc/motd > /www/index.html && exec httpd -f -p 80 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www && cat /run/secrets/token /etc/motd > /www/index.html && echo $$GREETING >> /www/index.html && exec httpd -f -p 80 -h /www"]
     stop_signal: SIGKILL
     environment:
       GREETING: hello
+    ports: ["${port}:80"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /www/index.html"]
+      interval: 1s
+      timeout: 1s
+      retries: 3
+    networks: [front]
     deploy:
       replicas: ${replicas}
+      placement:
+        constraints: [node.role == worker]
+      resources:
+        limits: { memory: 64M }
       restart_policy: { condition: any, delay: 1s }
-      update_config: { parallelism: 2, delay: 0s }
+      update_config: { parallelism: 2, delay: 0s, order: start-first }
+      rollback_config: { parallelism: 1 }
     secrets: [token]
     configs:
       - source: motd
@@ -41,8 +54,12 @@ ${withClient
     image: ${TEST_IMAGE}
     command: ["sleep", "3600"]
     stop_signal: SIGKILL
+    networks: [front]
 `
-    : ''}secrets:
+    : ''}networks:
+  front:
+    driver: overlay
+secrets:
   token:
     file: ./token.txt
 configs:
@@ -76,12 +93,13 @@ describe('docker stack on a worker\'s socket, on 3 hosts with their own engines'
     const v = bin.includes('local') ? '28' : '20'
     it(`docker ${v}: deploys, re-deploys with changes, prunes and removes a stack; its services reach each other by name`, async () => {
       const stack = `app${v}`
+      const port = v === '28' ? 8081 : 8082
       const docker = async (args: readonly string[], via: BedHost = h3): Promise<string> => {
         const r = await run(bin, ['-H', `unix://${via.agent.socket}`, ...args], dir)
         if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`)
         return r.stdout
       }
-      writeFileSync(join(dir, `${stack}.yml`), compose(2, true))
+      writeFileSync(join(dir, `${stack}.yml`), compose(2, true, port))
       await docker(['stack', 'deploy', '-c', `${stack}.yml`, stack])
       expect(await docker(['stack', 'ls', '--format', '{{.Name}} {{.Services}}'])).toContain(`${stack} 2`)
       await waitFor(`${stack}'s 3 tasks running`, async () => {
@@ -89,7 +107,13 @@ describe('docker stack on a worker\'s socket, on 3 hosts with their own engines'
         return ps.length === 3 && ps.every(l => l.startsWith('Running'))
       }, 90_000, 250)
       expect(await docker(['stack', 'services', stack, '--format', '{{.Name}} {{.Replicas}}'], h2)).toMatch(new RegExp(`${stack}_web 2/2`))
-      expect((await docker(['network', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}'])).trim()).toBe(`${stack}_default`)
+      expect((await docker(['network', 'ls', '--filter', `label=com.docker.stack.namespace=${stack}`, '--format', '{{.Name}}'])).trim()).toBe(`${stack}_front`)
+      // Published on the routing mesh: h1 runs no task of web (workers only) and answers on the port.
+      const meshed = await waitFor(`port ${port} on h1`, async () => {
+        const r = await run('ip', ['netns', 'exec', h2.netns, 'timeout', '3', '/bin/busybox', 'wget', '-q', '-O', '-', `http://${h1.ip}:${port}/`])
+        return r.code === 0 ? r.stdout : undefined
+      }, 20_000, 200)
+      expect(meshed).toBe('token-42\nwelcome\nhello\n')
 
       // The client reaches web by its name in the stack, over the stack's network, on whichever host it runs.
       const clientHost = await waitFor('the client container', async () => {
@@ -104,14 +128,15 @@ describe('docker stack on a worker\'s socket, on 3 hosts with their own engines'
         const r = await run('/usr/local/bin/docker', ['-H', `unix://${clientHost.h.engine.socket}`, 'exec', clientHost.id, 'busybox', 'timeout', '3', 'wget', '-q', '-O', '-', 'http://web/'])
         return r.code === 0 ? r.stdout : null
       }
-      expect(await waitFor('web by name from the client', fetchWeb, 15_000, 200)).toBe('token-42\nwelcome\n')
+      expect(await waitFor('web by name from the client', fetchWeb, 15_000, 200)).toBe('token-42\nwelcome\nhello\n')
 
       // Re-deploy with a change: 3 replicas, and without the client (pruned).
-      writeFileSync(join(dir, `${stack}.yml`), compose(3, false))
+      writeFileSync(join(dir, `${stack}.yml`), compose(3, false, port))
       await docker(['stack', 'deploy', '--prune', '-c', `${stack}.yml`, stack])
       await waitFor(`${stack}_web at 3/3 and no client`, async () => {
         const services = (await docker(['stack', 'services', stack, '--format', '{{.Name}} {{.Replicas}}'])).trim()
-        return services === `${stack}_web 3/3`
+        if (services !== `${stack}_web 3/3`) throw new Error(`services now: ${services}; tasks: ${await docker(['stack', 'ps', stack, '--no-trunc', '--format', '{{.Name}} {{.CurrentState}} {{.Error}}'])}`)
+        return true
       }, 60_000, 250)
 
       await docker(['stack', 'rm', stack])
@@ -135,7 +160,7 @@ describe('docker stack on a worker\'s socket, on 3 hosts with their own engines'
       if (r.code !== 0) throw new Error(`flotilla ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}${r.stdout}`)
       return r.stdout
     }
-    writeFileSync(join(dir, `${stack}.yml`), compose(2, true))
+    writeFileSync(join(dir, `${stack}.yml`), compose(2, true, 8083))
     await flotilla(['stack', 'deploy', '-c', join(dir, `${stack}.yml`), stack])
     expect(await flotilla(['stack', 'ls'])).toMatch(new RegExp(`${stack}\\s+2`))
     expect(await flotilla(['secret', 'ls'])).toContain(`${stack}_token`)

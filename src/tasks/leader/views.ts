@@ -39,8 +39,9 @@ function reservations (t: TaskObject): { nanoCpus: number, memoryBytes: number }
   return { nanoCpus: r?.NanoCPUs ?? 0, memoryBytes: r?.MemoryBytes ?? 0 }
 }
 
+/** The ports the task's own node binds: host mode only (an ingress port is the routing mesh's, on every node). */
 function hostPorts (t: TaskObject): ReservedHostPort[] {
-  return t.ports.map(p => ({ protocol: p.Protocol, publishedPort: p.PublishedPort }))
+  return t.ports.filter(p => p.PublishMode === 'host').map(p => ({ protocol: p.Protocol, publishedPort: p.PublishedPort }))
 }
 
 /** A task waiting for a node: meant to run, and not yet past 'pending'. */

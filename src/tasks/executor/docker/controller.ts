@@ -183,6 +183,21 @@ export class DockerController implements TaskController {
    * retryable, with that message, so that the task fails either way.
    */
   async wait (signal?: AbortSignal): Promise<ExitStatus> {
+    const exit = await this.waitExit(signal)
+    await this.dropSecrets()
+    return exit
+  }
+
+  /**
+   * A task's secrets leave the node when its container stops (as dockerd unmounts a stopped container's
+   * secrets): a stopped container is never started again, a new task gets a new one. Its configs stay
+   * until the container is removed.
+   */
+  private async dropSecrets (): Promise<void> {
+    if ((this.task.spec.Secrets ?? []).length > 0) await this.deps.files?.removeSecrets(this.task.taskId)
+  }
+
+  private async waitExit (signal?: AbortSignal): Promise<ExitStatus> {
     const interrupted = (): FlotillaError =>
       new FlotillaError('unavailable', `wait for ${this.name} interrupted`, { retryable: true, cause: signal?.reason })
     if (signal?.aborted === true) throw interrupted()
@@ -233,6 +248,11 @@ export class DockerController implements TaskController {
 
   /** `docker stop`: the container's StopSignal, then SIGKILL after its StopTimeout (both set from the spec at create). */
   async shutdown (): Promise<void> {
+    await this.stopContainer()
+    await this.dropSecrets()
+  }
+
+  private async stopContainer (): Promise<void> {
     try {
       await this.deps.slowDocker.getContainer(this.name).stop()
     } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * The files a task's secrets and configs become (Docker's /run/secrets/NAME and config targets): written
- * on the host before the container is created, bind-mounted read-only into it, removed with the container.
+ * on the host before the container is created, bind-mounted read-only into it; a secret removed when the
+ * container stops, a config when the container is removed.
  * Secrets only ever touch a tmpfs (RAM): their directory must be on one, or the task is rejected saying
  * so; configs may live on disk, in the agent's data dir.
  */
@@ -58,6 +59,11 @@ export class TaskFiles {
       }
     }
     return binds
+  }
+
+  /** Remove the task's secret files (its container stopped). */
+  async removeSecrets (taskId: string): Promise<void> {
+    await rm(join(this.init.secretsDir, taskId), { recursive: true, force: true })
   }
 
   /** Remove the task's files (its container is gone). */

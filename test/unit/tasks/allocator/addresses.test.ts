@@ -104,6 +104,16 @@ describe('task addresses', () => {
     expect(leader.state.tasks.get(ended.id)!.networks[0]!.address).toBe('10.9.1.4/24')
   })
 
+  it('places several tasks publishing one ingress port on one node (the mesh publishes it, not the node), each with an ingress address', async () => {
+    const leader = new MemoryLeader()
+    leader.ready('n1')
+    addNetwork(leader, 'ingress', undefined, true)
+    start(leader)
+    const id = createService(leader, spec('web', 3, [], { EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } }))
+    const placed = await waitFor('3 assigned tasks', () => { const t = tasksOf(leader, id).filter(t => t.status.state === 'assigned'); return t.length === 3 ? t : undefined }, 5000, 10)
+    expect(new Set(placed.map(t => t.networks[0]!.address)).size).toBe(3)
+  })
+
   it('leaves tasks pending with the reason when their network is full, and places them once addresses free up', async () => {
     const leader = new MemoryLeader()
     leader.ready('n1')

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // Entry point of the `flotilla` command. --max-semi-space-size=1 caps V8's young generation at 1 MiB per
-// semi-space (default 16): the idle agent allocates little, and this keeps ~30 MB off its resident size (measured: 97 MB against 130 MB idle).
+// semi-space (default 16); src/node/main.ts applies the agent's V8 flags however it is started.
 // libp2p's dependencies need Node 22 or later; when this file is
 // run by an older Node (e.g. a system Node 20 outside npm scripts), re-run it under the Node 22 that the
 // `node` devDependency installs, or say clearly what is missing.

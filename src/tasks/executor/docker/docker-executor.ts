@@ -1,3 +1,5 @@
+// Before dockerode: docker-modem's ssh transport (and ssh2) then loads only if an ssh:// engine is used.
+import './lazy-ssh.js'
 import Docker from 'dockerode'
 import { FlotillaError, type Logger, type NodeDescription } from '../../../membership/index.js'
 import type { DataPlane } from '../network-view.js'

@@ -7,6 +7,7 @@
  */
 import { addressesInUse, bareAddress, type AllocatedPort, type NetworkObject, type ServiceObject, type ServiceSpec, type StoreState, type TaskNetworkAddress, type VirtualIp } from '../../election/index.js'
 import { FlotillaError } from '../../membership/errors.js'
+import { FreeAddresses, lowestFreeFrom } from './free-addresses.js'
 import { numberToIp, parseCidr } from './ipam.js'
 
 /** The store's ingress network (made by `swarm init`), or undefined. */
@@ -33,12 +34,8 @@ export function serviceNetworkIds (spec: ServiceSpec, ports: readonly AllocatedP
 /** The lowest free host address of `network` (neither its network nor its broadcast address), `a.b.c.d/bits`; null when it is full. */
 export function lowestFreeAddress (network: NetworkObject, used: ReadonlySet<string>): string | null {
   const subnet = parseCidr(network.subnet, `network ${network.name}`)
-  const last = subnet.base + 2 ** (32 - subnet.bits) - 1
-  for (let n = subnet.base + 1; n < last; n++) {
-    const ip = numberToIp(n)
-    if (!used.has(ip)) return `${ip}/${subnet.bits}`
-  }
-  return null
+  const n = lowestFreeFrom(subnet, used, 0)
+  return n === null ? null : `${numberToIp(n)}/${subnet.bits}`
 }
 
 function networkFull (network: NetworkObject): FlotillaError {
@@ -85,17 +82,17 @@ export function allocateVirtualIps (state: StoreState, spec: ServiceSpec, ports:
  * and kept current as the pass hands addresses out.
  */
 export class AddressBook {
-  private readonly used = new Map<string, Set<string>>()
+  private readonly free = new Map<string, FreeAddresses>()
 
   constructor (private readonly state: StoreState) {}
 
-  private usedOn (networkId: string): Set<string> {
-    let set = this.used.get(networkId)
-    if (set === undefined) {
-      set = addressesInUse(this.state, networkId)
-      this.used.set(networkId, set)
+  private freeOn (network: NetworkObject): FreeAddresses {
+    let free = this.free.get(network.id)
+    if (free === undefined) {
+      free = new FreeAddresses(network, addressesInUse(this.state, network.id))
+      this.free.set(network.id, free)
     }
-    return set
+    return free
   }
 
   /**
@@ -108,17 +105,15 @@ export class AddressBook {
     for (const networkId of networkIds) {
       const network = this.state.networks.get(networkId)
       if (network === undefined) return this.undo(picked, `network ${networkId} not found`)
-      const used = this.usedOn(networkId)
-      const address = lowestFreeAddress(network, used)
+      const address = this.freeOn(network).take()
       if (address === null) return this.undo(picked, networkFull(network).message)
-      used.add(bareAddress(address))
       picked.push({ networkId, address, aliases: [...aliases(networkId)] })
     }
     return { networks: picked }
   }
 
   private undo (picked: readonly TaskNetworkAddress[], reason: string): { readonly reason: string } {
-    for (const a of picked) this.usedOn(a.networkId).delete(bareAddress(a.address))
+    for (const a of picked) this.free.get(a.networkId)?.release(bareAddress(a.address))
     return { reason }
   }
 }
@@ -127,13 +122,12 @@ export class AddressBook {
 export function nodeAddressesNeeded (state: StoreState): Array<{ readonly nodeId: string, readonly address: string }> {
   const ingress = ingressNetwork(state)
   if (ingress === undefined) return []
-  const used = addressesInUse(state, ingress.id)
+  const free = new FreeAddresses(ingress, addressesInUse(state, ingress.id))
   const out: Array<{ nodeId: string, address: string }> = []
   for (const node of [...state.nodes.values()].sort((a, b) => a.id < b.id ? -1 : 1)) {
     if (node.networkAddresses.some(a => a.networkId === ingress.id)) continue
-    const address = lowestFreeAddress(ingress, used)
+    const address = free.take()
     if (address === null) break
-    used.add(bareAddress(address))
     out.push({ nodeId: node.id, address })
   }
   return out

@@ -21,7 +21,8 @@ export const INGRESS_SUBNET = '10.0.0.0/24'
 export const VXLAN_ID_START = 4096
 export const VXLAN_ID_END = 0xff_ffff
 
-function ipToNumber (ip: string): number | null {
+/** `a.b.c.d` as a number; null when it is not a dotted IPv4 address. */
+export function ipToNumber (ip: string): number | null {
   const parts = ip.split('.')
   if (parts.length !== 4) return null
   let n = 0
@@ -35,7 +36,7 @@ function ipToNumber (ip: string): number | null {
 }
 
 export function numberToIp (n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
 }
 
 /** Parse `a.b.c.d/n`; throws a 400 naming `field` when it is not an IPv4 prefix with its host bits zero. */

@@ -5,11 +5,12 @@
  * makes the orchestrator move its tasks.
  */
 import { asFlotillaError, type Logger, type NodeDescription } from '../../membership/index.js'
-import type { StoreEvent, TaskReport } from '../../election/index.js'
+import type { StoreEvent, StoreState, TaskReport } from '../../election/index.js'
 import type { LeaderDeps } from '../leader/store-view.js'
 import { assignmentOf, assignmentsOf, isAssignedTo } from './assignments.js'
-import { networkIndex, viewFor, type NetworkIndex } from './network-view.js'
+import { networkIndex, viewFor, viewsMayChange, type NetworkIndex } from './network-view.js'
 import { LEADER_GRACE_MS, NODE_DOWN_AFTER_MS, type Assignment, type LeaderMessage, type NodeMessage } from './protocol.js'
+import type { NodeNetworkView } from '../executor/network-view.js'
 
 export interface DispatcherTiming {
   readonly downAfterMs: number
@@ -34,12 +35,24 @@ interface Session {
   /** What the node was last told of each task's desired state: changes to anything else need not be sent. */
   readonly told: Map<string, string>
   readonly dirty: Set<string>
-  /** The JSON of the network view last sent; null before the first. */
-  view: string | null
+  /** The network view last sent; null before the first. */
+  view: NodeNetworkView | null
 }
 
 /** How long the dispatcher gathers store changes before it recomputes the network views (names current well within 1 s). */
 const VIEW_COALESCE_MS = 20
+/**
+ * How much one round of `tasks.report` entries may cost the store, in entries × tasks in the store: it
+ * copies its task table for each entry it applies, and applies a round's committed entries in one go.
+ * A round of a thousand nodes' entries at 20,000 tasks would hold the event loop for seconds (Raft's
+ * heartbeats to the followers and the nodes' heartbeats unread); at this budget, 50 entries at 20,000
+ * tasks, a round holds it for a fifth of a second (bench/leader-scale.ts), and a round of up to 1,000
+ * nodes' entries still goes at once while the store holds up to 1,000 tasks. A round carries at least
+ * MIN_REPORT_ENTRIES_PER_ROUND nodes' entries; the other nodes' reports wait for the next round, which
+ * starts once this one is applied and the I/O that came meanwhile has been read.
+ */
+const REPORT_ROUND_BUDGET = 1_000_000
+const MIN_REPORT_ENTRIES_PER_ROUND = 16
 
 export class Dispatcher {
   private readonly log: Logger
@@ -52,6 +65,12 @@ export class Dispatcher {
   private reporting = false
   private flushScheduled = false
   private viewTimer: NodeJS.Timeout | null = null
+  /** The network index of the store as of the last change that could move a view; null when such a change came since. */
+  private index: NetworkIndex | null = null
+  /** The last one built, whose equal parts the next one keeps. */
+  private lastIndex: NetworkIndex | null = null
+  /** The store state the last events were seen against: a batch's changes are read as the difference from it. */
+  private seen: StoreState | null = null
   private monitor: NodeJS.Timeout | null = null
   private unwatch: (() => void) | null = null
   private stopped = false
@@ -63,7 +82,8 @@ export class Dispatcher {
   start (): void {
     const grace = this.deps.now() + this.timing.graceMs
     for (const id of this.deps.store.state.nodes.keys()) this.deadlines.set(id, grace)
-    this.unwatch = this.deps.store.watch(events => { this.onEvents(events) })
+    this.seen = this.deps.store.state
+    this.unwatch = this.deps.store.watch((events, state) => { this.onEvents(events, state) })
     // Checked often enough that a silent node is marked down within a tenth of a second of its deadline.
     this.monitor = setInterval(() => { this.checkHeartbeats() }, Math.max(50, Math.min(100, Math.floor(this.timing.downAfterMs / 8))))
     this.monitor.unref()
@@ -107,7 +127,7 @@ export class Dispatcher {
         s.opened = true
         this.markReady(s.nodeId, msg.description, msg.addr)
         this.sendFull(s)
-        this.sendView(s, networkIndex(this.deps.store.state))
+        this.sendView(s, this.currentIndex())
         return
       case 'describe':
         this.markReady(s.nodeId, msg.description)
@@ -141,13 +161,18 @@ export class Dispatcher {
     this.write({ op: 'node.status', id: nodeId, state: 'ready', message: '', description, nowMs: this.deps.now(), ...(sameAddr ? {} : { addr }) }, `mark node ${nodeId} ready`)
   }
 
+  /** The network index of the store now (rebuilt only after a change that could move a view). */
+  private currentIndex (): NetworkIndex {
+    if (this.index === null) this.index = this.lastIndex = networkIndex(this.deps.store.state, this.lastIndex)
+    return this.index
+  }
+
   /** Send `s` its network view when it differs from the one it was last sent. */
   private sendView (s: Session, index: NetworkIndex): void {
-    const view = viewFor(index, s.nodeId)
-    if (view === null) return
-    const json = JSON.stringify(view)
-    if (json === s.view) return
-    s.view = json
+    const view = viewFor(index, s.nodeId, s.view)
+    // viewFor returns the last view itself when the new one equals it in every field.
+    if (view === null || view === s.view) return
+    s.view = view
     s.send({ t: 'networks', view })
   }
 
@@ -157,13 +182,14 @@ export class Dispatcher {
     let index: NetworkIndex | null = null
     for (const s of this.sessions.values()) {
       if (!s.opened) continue
-      index ??= networkIndex(this.deps.store.state)
+      index ??= this.currentIndex()
       this.sendView(s, index)
     }
   }
 
   private checkHeartbeats (): void {
     const now = this.deps.now()
+    const late: string[] = []
     for (const node of this.deps.store.state.nodes.values()) {
       if (node.status.state !== 'ready' || this.markingDown.has(node.id)) continue
       const deadline = this.deadlines.get(node.id)
@@ -171,7 +197,22 @@ export class Dispatcher {
         this.deadlines.set(node.id, now + this.timing.graceMs)
         continue
       }
-      if (now < deadline) continue
+      if (now >= deadline) late.push(node.id)
+    }
+    // Judged again once the I/O that is waiting has been read (setImmediate runs after the poll phase):
+    // when something held the event loop up, this timer fires before the heartbeats queued behind it are
+    // read, and healthy nodes would be marked down for the leader's own delay.
+    if (late.length > 0) setImmediate(() => { this.markDown(late) })
+  }
+
+  /** Write down each of `ids` that is still ready and still past its deadline. */
+  private markDown (ids: readonly string[]): void {
+    if (this.stopped) return
+    const now = this.deps.now()
+    for (const id of ids) {
+      const node = this.deps.store.state.nodes.get(id)
+      const deadline = this.deadlines.get(id)
+      if (node?.status.state !== 'ready' || this.markingDown.has(id) || deadline === undefined || now < deadline) continue
       this.markingDown.add(node.id)
       this.log.info('node stopped sending heartbeats; marking it down', { node: node.id, silentMs: now - deadline + this.timing.downAfterMs })
       this.deps.propose({ op: 'node.status', id: node.id, state: 'down', message: 'heartbeat failure', description: null, nowMs: now })
@@ -184,12 +225,20 @@ export class Dispatcher {
     this.deps.propose(cmd).catch((err: unknown) => { if (!this.stopped) this.log.debug(`could not ${what}`, { err: asFlotillaError(err).message }) })
   }
 
-  /** Take the queued reports into the store: one entry per node, one round of entries at a time. */
+  /**
+   * Take the queued reports into the store: one entry per node, one round of entries at a time (see
+   * REPORT_ROUND_BUDGET), nodes in the order their reports came.
+   */
   private flushReports (): void {
     if (this.reporting || this.reports.size === 0 || this.stopped) return
     this.reporting = true
-    const batch = [...this.reports]
-    this.reports.clear()
+    const max = Math.max(MIN_REPORT_ENTRIES_PER_ROUND, Math.floor(REPORT_ROUND_BUDGET / Math.max(1, this.deps.store.state.tasks.size)))
+    const batch: Array<[string, TaskReport[]]> = []
+    for (const entry of this.reports) {
+      batch.push(entry)
+      if (batch.length === max) break
+    }
+    for (const [nodeId] of batch) this.reports.delete(nodeId)
     const writes = batch.map(async ([nodeId, reports]) => {
       await this.deps.propose({ op: 'tasks.report', nodeId, reports: latestPerTask(reports) })
     })
@@ -197,15 +246,20 @@ export class Dispatcher {
       for (const r of results) if (r.status === 'rejected' && !this.stopped) this.log.debug('could not record task reports', { err: asFlotillaError(r.reason).message })
     }).finally(() => {
       this.reporting = false
-      this.flushReports()
+      if (this.reports.size > 0) setImmediate(() => { this.flushReports() })
     })
   }
 
-  private onEvents (events: readonly StoreEvent[]): void {
-    // Any change may move a network view (a task running or stopping, a VIP, a node's address); the
-    // views are compared before sending, so recomputing more often than needed costs no frames.
-    if (events.length > 0 && this.viewTimer === null && !this.stopped) {
-      this.viewTimer = setTimeout(() => { this.sendViews() }, VIEW_COALESCE_MS)
+  private onEvents (events: readonly StoreEvent[], state: StoreState): void {
+    // A change that may move a network view (a task starting to run or ending, a VIP, a node's address)
+    // makes the views be recomputed after VIEW_COALESCE_MS; they are compared before sending, so a
+    // recomputation that moves nothing costs no frames. The rest (most task reports, heartbeats' status
+    // writes, secrets) leave the views as they are.
+    const prev = this.seen ?? state
+    this.seen = state
+    if (events.length > 0 && !this.stopped && viewsMayChange(prev, state, events)) {
+      this.index = null
+      this.viewTimer ??= setTimeout(() => { this.sendViews() }, VIEW_COALESCE_MS)
     }
     let any = false
     for (const e of events) {

@@ -7,5 +7,5 @@ export {
 } from './protocol.js'
 export { Dispatcher, DEFAULT_DISPATCHER_TIMING, type DispatcherSession, type DispatcherTiming } from './dispatcher.js'
 export { assignmentOf, assignmentsOf, isAssignedTo } from './assignments.js'
-export { networkIndex, viewFor, type NetworkIndex } from './network-view.js'
+export { networkIndex, viewFor, viewsMayChange, type NetworkIndex } from './network-view.js'
 export { serveDispatch, connectRemote, connectLocal, type DispatchTarget } from './links.js'

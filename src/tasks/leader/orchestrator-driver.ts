@@ -113,6 +113,11 @@ export class OrchestratorDriver {
   private readonly log: Logger
   private unwatch: (() => void) | null = null
   private readonly dirty = new Set<string>()
+  /**
+   * The services removed whose tasks are still in the store are dirty too: found by the next pass in
+   * its own view of the tasks, rather than by a scan of every task at every node event.
+   */
+  private removedDirty = false
   private readonly timers = new Map<string, { atMs: number, timer: NodeJS.Timeout }>()
   private running = false
   private stopped = false
@@ -135,8 +140,7 @@ export class OrchestratorDriver {
 
   private markAll (state: StoreState): void {
     for (const id of state.services.keys()) this.dirty.add(id)
-    // Tasks of services removed before this leader took over.
-    for (const t of state.tasks.values()) if (!state.services.has(t.serviceId)) this.dirty.add(t.serviceId)
+    this.removedDirty = true
     this.kick()
   }
 
@@ -153,7 +157,7 @@ export class OrchestratorDriver {
   }
 
   private kick (): void {
-    if (this.running || this.stopped || this.dirty.size === 0) return
+    if (this.running || this.stopped || (this.dirty.size === 0 && !this.removedDirty)) return
     this.running = true
     setImmediate(() => {
       this.loop().catch((err: unknown) => { this.log.warn('orchestration failed', { err: asFlotillaError(err).message }) })
@@ -162,10 +166,15 @@ export class OrchestratorDriver {
   }
 
   private async loop (): Promise<void> {
-    while (this.dirty.size > 0 && !this.stopped) {
+    while ((this.dirty.size > 0 || this.removedDirty) && !this.stopped) {
+      const view = passView(this.deps.store.state)
+      if (this.removedDirty) {
+        this.removedDirty = false
+        // Tasks of services removed before this leader took over, or not reaped yet.
+        for (const id of view.tasksByService.keys()) if (!view.state.services.has(id)) this.dirty.add(id)
+      }
       const ids = [...this.dirty]
       this.dirty.clear()
-      const view = passView(this.deps.store.state)
       const now = this.deps.now()
       const writes: Array<Promise<void>> = []
       for (const id of ids) {

@@ -1,21 +1,24 @@
 /**
  * Raft benchmark: real agents on loopback (test/support's harness), for each number of managers M, on
  * one fresh cluster of M managers + 1 worker:
- *   - leader failover, R times: from just before the SIGKILL of the leader's agent until the first write
+ *   - leader failover, R times (none with --reps 0): from just before the SIGKILL of the leader's agent until the first write
  *     through the worker's socket answers 200, the writes issued back to back (a write = GET /swarm for
  *     Version.Index and Spec, then POST /swarm/update?version=N&rotateWorkerToken=true with that Spec).
  *     After each, the killed agent is started again and the bench waits until every agent lists M+1
  *     nodes ready, all agree on one leader, and every manager serves the same swarm Version.Index;
- *   - write latency through a follower's socket (a manager that is not the leader): W sequential
- *     `POST /nodes/{id}/update?version=N` on the follower's own node, each setting the label
- *     bench=<i>; only the POST is timed. N is read before each with `GET /nodes/{id}` on the same socket
- *     (forwarded to the leader, so it sees the previous write; a read that does not is repeated, untimed,
- *     and counted as a "stale read" — there should be none);
+ *   - write latency through a follower's socket (a manager that is not the leader): K rounds (--rounds)
+ *     of W sequential `POST /nodes/{id}/update?version=N` on the follower's own node, each setting the
+ *     label bench=<i>; only the POST is timed. N is read before each with `GET /nodes/{id}` on the same
+ *     socket (forwarded to the leader, so it sees the previous write; a read that does not is repeated,
+ *     untimed, and counted as a "stale read" — there should be none). Percentiles are over all K×W
+ *     writes; each round's p50 and p99 are printed too, to show the spread between rounds;
+ *   - with --leader-rounds L, L such rounds through the leader's own socket (its own node): the write
+ *     without the hop from the follower to the leader, to tell that hop from Raft's commit;
  *   - write throughput through the same follower's socket: min(4, M+1) concurrent writers for 5 s, each
  *     owning one node and doing GET-version then POST in a loop; successful POSTs per second overall.
  * Polls run every 20 ms under a deadline; every loop is bounded by a count and a time.
  *
- * Usage: node dist/bench/raft.js [--managers 3,5] [--reps R] [--writes W]
+ * Usage: node dist/bench/raft.js [--managers 3,5] [--reps R] [--writes W] [--rounds K] [--leader-rounds L]
  * Prints the summary table to stdout and progress to stderr. Exits 0 when it ran, even if a target is
  * missed (marked MISSED); 1 on an error (a timeout, an agent that died); 2 on bad flags.
  * Percentiles are nearest-rank.
@@ -52,6 +55,7 @@ const MAX_ROUNDS_PER_WRITER = 100_000
 const MAX_REPS = 100
 const MAX_MANAGERS = 9
 const MAX_WRITES = 100_000
+const MAX_ROUNDS = 100
 
 const TARGET_FAILOVER_MS = 1_500
 const TARGET_P99_MS = 20
@@ -61,6 +65,8 @@ interface BenchArgs {
   readonly managers: readonly number[]
   readonly reps: number
   readonly writes: number
+  readonly rounds: number
+  readonly leaderRounds: number
 }
 
 
@@ -82,7 +88,9 @@ interface FailoverResult {
 }
 
 interface SequentialResult {
+  /** Every round's latencies, in order. */
   readonly latencyMs: readonly number[]
+  readonly rounds: ReadonlyArray<readonly number[]>
   readonly conflicts: number
   readonly failures: number
   readonly staleReads: number
@@ -101,6 +109,8 @@ interface ManagersResult {
   readonly follower: string
   readonly failover: readonly FailoverResult[]
   readonly sequential: SequentialResult
+  /** Rounds through the leader's own socket (--leader-rounds), else null. */
+  readonly leaderSequential: { readonly leader: string, readonly result: SequentialResult } | null
   readonly throughput: ThroughputResult
 }
 
@@ -108,19 +118,25 @@ function parseArgs (argv: readonly string[]): BenchArgs {
   let managers: number[] = [3, 5]
   let reps = 10
   let writes = 300
+  let rounds = 1
+  let leaderRounds = 0
   for (const { flag, value, arg } of flagPairs(argv)) {
     if (flag === '--managers') {
       // The leader is killed: the managers left must still be a majority, so at least 3.
       managers = (value ?? '').split(',').map(s => positiveInt(s.trim(), '--managers (each)', MAX_MANAGERS, 3))
     } else if (flag === '--reps') {
-      reps = positiveInt(value, '--reps', MAX_REPS)
+      reps = positiveInt(value, '--reps', MAX_REPS, 0)
     } else if (flag === '--writes') {
       writes = positiveInt(value, '--writes', MAX_WRITES)
+    } else if (flag === '--rounds') {
+      rounds = positiveInt(value, '--rounds', MAX_ROUNDS)
+    } else if (flag === '--leader-rounds') {
+      leaderRounds = positiveInt(value, '--leader-rounds', MAX_ROUNDS, 0)
     } else {
-      throw new UsageError(`unknown argument "${arg}"; usage: raft.js [--managers 3,5] [--reps R] [--writes W]`)
+      throw new UsageError(`unknown argument "${arg}"; usage: raft.js [--managers 3,5] [--reps R] [--writes W] [--rounds K] [--leader-rounds L]`)
     }
   }
-  return { managers, reps, writes }
+  return { managers, reps, writes, rounds, leaderRounds }
 }
 
 /** One call on an agent's socket; throws AgentDiedError if the process is gone. */
@@ -236,8 +252,25 @@ async function postLabel (agent: AgentProcess, id: string, v: { version: number,
   return await call(agent, 'POST', `/nodes/${id}/update?version=${v.version}`, { Role: v.role, Availability: v.availability, Labels: { bench: label } }, WRITE_TIMEOUT_MS)
 }
 
-/** `writes` label updates of the follower's own node through its socket, one after another; only the POSTs are timed. */
-async function measureSequential (follower: AgentProcess, id: string, writes: number): Promise<SequentialResult> {
+/** `rounds` × `writes` label updates of `agent`'s own node through its socket, one after another; only the POSTs are timed. */
+async function measureSequential (agent: AgentProcess, id: string, writes: number, rounds: number, what: string): Promise<SequentialResult> {
+  const all: SequentialResult[] = []
+  for (let round = 1; round <= rounds; round++) {
+    const r = await measureRound(agent, id, writes)
+    all.push(r)
+    progress(`${what} round ${round}/${rounds}: p50 ${percentile(r.latencyMs, 50).toFixed(1)} ms, p99 ${percentile(r.latencyMs, 99).toFixed(1)} ms`)
+  }
+  return {
+    latencyMs: all.flatMap(r => r.latencyMs),
+    rounds: all.map(r => r.latencyMs),
+    conflicts: all.reduce((n, r) => n + r.conflicts, 0),
+    failures: all.reduce((n, r) => n + r.failures, 0),
+    staleReads: all.reduce((n, r) => n + r.staleReads, 0)
+  }
+}
+
+/** One round: `writes` label updates of node `id` through `follower`'s socket. */
+async function measureRound (follower: AgentProcess, id: string, writes: number): Promise<SequentialResult> {
   const latencyMs: number[] = []
   let conflicts = 0
   let failures = 0
@@ -267,7 +300,7 @@ async function measureSequential (follower: AgentProcess, id: string, writes: nu
     throw new Error(`only ${latencyMs.length} of ${writes} sequential writes through ${follower.hostname} succeeded ` +
       `(${conflicts} conflict(s), ${failures} other failure(s)${lastError === '' ? '' : `, last: ${lastError}`})`)
   }
-  return { latencyMs, conflicts, failures, staleReads }
+  return { latencyMs, rounds: [latencyMs], conflicts, failures, staleReads }
 }
 
 /** Concurrent writers through the follower's socket for THROUGHPUT_WINDOW_MS, each on its own node. */
@@ -325,17 +358,25 @@ async function runManagers (m: number, args: BenchArgs, live: Live): Promise<Man
     const nodes = await nodesOf(followerAgent)
     const own = nodes.find(x => x.hostname === followerAgent.hostname)
     if (own === undefined) throw new Error(`${followerAgent.hostname} does not list its own node`)
-    progress(`M=${m}: ${args.writes} sequential writes through the follower ${followerAgent.hostname}`)
-    const sequential = await measureSequential(followerAgent, own.ID, args.writes)
+    progress(`M=${m}: ${args.rounds} × ${args.writes} sequential writes through the follower ${followerAgent.hostname}`)
+    const sequential = await measureSequential(followerAgent, own.ID, args.writes, args.rounds, `M=${m} follower`)
     progress(`M=${m} sequential: p50 ${percentile(sequential.latencyMs, 50).toFixed(1)} ms, p99 ${percentile(sequential.latencyMs, 99).toFixed(1)} ms, ` +
       `${sequential.conflicts} conflict(s), ${sequential.failures} other failure(s), ${sequential.staleReads} stale read(s)`)
+    let leaderSequential: ManagersResult['leaderSequential'] = null
+    if (args.leaderRounds > 0) {
+      const leaderAgent = byName.get(leader)!
+      const leaderNode = nodes.find(x => x.hostname === leader)
+      if (leaderNode === undefined) throw new Error(`${followerAgent.hostname} does not list the leader ${leader}`)
+      progress(`M=${m}: ${args.leaderRounds} × ${args.writes} sequential writes through the leader ${leader}`)
+      leaderSequential = { leader, result: await measureSequential(leaderAgent, leaderNode.ID, args.writes, args.leaderRounds, `M=${m} leader`) }
+    }
 
     const owners = [...nodes].sort((a, b) => a.hostname.localeCompare(b.hostname)).slice(0, Math.min(THROUGHPUT_WRITERS, size))
     progress(`M=${m}: ${owners.length} concurrent writers through ${followerAgent.hostname} for ${THROUGHPUT_WINDOW_MS} ms`)
     const throughput = await measureThroughput(followerAgent, owners.map(x => x.ID))
     progress(`M=${m} throughput: ${throughput.ok} writes in ${throughput.seconds.toFixed(2)} s, ` +
       `${throughput.conflicts} conflict(s), ${throughput.failures} other failure(s)`)
-    return { m, follower: followerAgent.hostname, failover, sequential, throughput }
+    return { m, follower: followerAgent.hostname, failover, sequential, leaderSequential, throughput }
   } catch (err) {
     progress(`M=${m} failed; agent logs (last 4000 characters):\n${cluster.logs().slice(-4000)}`)
     throw err
@@ -354,12 +395,20 @@ function printSummary (args: BenchArgs, results: readonly ManagersResult[]): voi
   }
   const failoverCols = [['managers', 8], ['failover ms median', 18], ['min', 6], ['max', 6], ['p90', 6], ['write attempts (max)', 20]] as const
   const writeCols = [['managers', 8], ['follower', 10], ['p50 ms', 6], ['p90 ms', 6], ['p99 ms', 14], ['max ms', 6], ['409s', 4], ['stale reads', 11], ['writers', 7], ['writes/s', 8], ['409s', 4], ['other errors', 12]] as const
+  const roundCols = [['managers', 8], ['through', 8], ['agent', 10], ['writes', 6], ['p50 ms', 6], ['p90 ms', 6], ['p99 ms', 6], ['per round: p50 / p99 ms', 0]] as const
+  const perRound = (s: SequentialResult): string => s.rounds.map(l => `${percentile(l, 50).toFixed(1)}/${percentile(l, 99).toFixed(1)}`).join('  ')
+  const roundRow = (m: number, through: string, agent: string, s: SequentialResult): string[] => [
+    String(m), through, agent, String(s.latencyMs.length),
+    percentile(s.latencyMs, 50).toFixed(1), percentile(s.latencyMs, 90).toFixed(1), percentile(s.latencyMs, 99).toFixed(1), perRound(s)
+  ]
   const lines = [
     `flotilla Raft benchmark: M managers + 1 worker on loopback, agents at log level info; ${args.reps} failover(s) per M, ` +
-      `${args.writes} sequential writes, ${THROUGHPUT_WINDOW_MS / 1000} s of concurrent writes`,
+      `${args.rounds} × ${args.writes} sequential writes through a follower` +
+      (args.leaderRounds > 0 ? ` and ${args.leaderRounds} × ${args.writes} through the leader` : '') +
+      `, ${THROUGHPUT_WINDOW_MS / 1000} s of concurrent writes`,
     '',
     'leader failover (SIGKILL of the leader until the first write through the worker answers 200):',
-    ...table(failoverCols, results.map(r => {
+    ...(args.reps === 0 ? ['  not run (--reps 0)'] : table(failoverCols, results.map(r => {
       const ms = r.failover.map(f => f.ms)
       return [
         String(r.m),
@@ -369,7 +418,7 @@ function printSummary (args: BenchArgs, results: readonly ManagersResult[]): voi
         percentile(ms, 90).toFixed(0),
         String(Math.max(...r.failover.map(f => f.attempts)))
       ]
-    })),
+    }))),
     '',
     'writes through a follower\'s socket (sequential: POST /nodes/{id}/update latency; then concurrent writers, one node each):',
     ...table(writeCols, results.map(r => {
@@ -388,9 +437,15 @@ function printSummary (args: BenchArgs, results: readonly ManagersResult[]): voi
         String(t.writers),
         (t.ok / t.seconds).toFixed(0),
         String(t.conflicts),
-        String(t.failures + r.sequential.failures)
+        String(t.failures + r.sequential.failures + (r.leaderSequential?.result.failures ?? 0))
       ]
     })),
+    '',
+    'sequential writes by round (a write through the leader\'s own socket skips the hop from the follower to the leader):',
+    ...table(roundCols, results.flatMap(r => [
+      roundRow(r.m, 'follower', r.follower, r.sequential),
+      ...(r.leaderSequential === null ? [] : [roundRow(r.m, 'leader', r.leaderSequential.leader, r.leaderSequential.result)])
+    ])),
     '',
     'targets:',
     `  failover median < ${TARGET_FAILOVER_MS} ms (Docker's swarm mode: 10-19 s with its defaults, 1 s tick and election tick 10)`,

@@ -46,8 +46,9 @@ type Input =
 
 export interface RaftNodeDeps<C, R> {
   readonly id: RaftId
-  readonly storage: RaftStorage
-  readonly transport: RaftTransport
+  /** Runs its calls in the order they are made, each resolving once durable (RaftStorage). */
+  readonly storage: Pick<RaftStorage, 'append' | 'saveSnapshot' | 'close'>
+  readonly transport: Pick<RaftTransport, 'listen' | 'send' | 'stop'>
   /** What committed entries are applied to. */
   readonly machine: StateMachine<C, R>
   readonly logger: Logger
@@ -62,6 +63,13 @@ export interface RaftNodeDeps<C, R> {
  * Ready in the order the core requires — persist (fsync) the snapshot, entries and hard state, then send
  * the messages, then apply committed entries to the store and answer their proposers, then advance.
  * Inputs that arrive while a Ready is being persisted queue up and are fed in before the next one.
+ *
+ * A leader's Ready (`persistAsync`, Raft thesis §10.2.1) does not wait for its own write: its appends go
+ * out at once and its write is queued behind the writes in flight. Readies taken while a write is in
+ * flight are written together when it completes (one write, one fsync: group commit), and the core
+ * learns of each through `persisted`, counting the leader toward a quorum only then. Proposals are fed
+ * to the core on the next turn of the event loop, so that those arriving together share one Ready: one
+ * write and one append per follower.
  */
 export class RaftNode<C, R> {
   private readonly core: RaftCore
@@ -71,13 +79,24 @@ export class RaftNode<C, R> {
   private readonly leaderListeners: Array<(s: SoftState) => void> = []
   private readonly log: Logger
   private soft: SoftState
-  /** The hard state last written, to tell a commit-only change (no fsync needed) from a term or vote change. */
-  private durable: HardState
   private applied = 0
   private snapshotIndex = 0
   private nextReadId = 1
   /** The loop applying Readies, while one runs: at most one at a time. */
   private processing: Promise<void> | null = null
+  /**
+   * True from a kick until the loop returns. Set and cleared synchronously, so that an input that
+   * arrives just after a loop that ran to the end without waiting starts a new loop at once.
+   */
+  private looping = false
+  /** persistAsync Readies accepted but not yet handed to storage (a write is in flight), oldest first. */
+  private unwritten: Ready[] = []
+  /** The write in flight and the core's `persisted` calls after it, null when none. Never rejects. */
+  private writing: Promise<void> | null = null
+  /** The hard state last handed to storage, to tell a commit-only change (no fsync needed) from a term or vote change. */
+  private written: HardState
+  /** A kick is scheduled for the next turn of the event loop (proposals batch until then). */
+  private kickPending = false
   private stopped = false
   private timer: NodeJS.Timeout | null = null
   private failure: Error | null = null
@@ -99,7 +118,7 @@ export class RaftNode<C, R> {
       this.snapshotIndex = initial.snapshot.index
     }
     this.core = new RaftCore(config, initial)
-    this.durable = initial.hardState
+    this.written = initial.hardState
     const st = this.core.status()
     this.soft = { role: st.role, leader: st.leader, term: st.term }
   }
@@ -119,45 +138,126 @@ export class RaftNode<C, R> {
   }
 
   private kick (): void {
-    if (this.processing !== null || this.stopped) return
-    this.processing = this.loop().catch((err: unknown) => {
-      // A failed fsync or apply leaves the node unable to promise anything: stop it loudly.
-      this.failure = err as Error
-      this.log.error('Raft stopped: storage or apply failed', { err: (err as Error).message })
-      void this.stop()
-      this.deps.onFailure(err)
-    }).finally(() => { this.processing = null })
+    if (this.looping || this.stopped) return
+    this.looping = true
+    const run = this.loop().catch((err: unknown) => { this.fail(err) })
+    this.processing = run
+    void run.finally(() => { if (this.processing === run) this.processing = null })
+  }
+
+  /** Kick on the next turn of the event loop: what is proposed until then goes into one Ready. */
+  private kickSoon (): void {
+    if (this.kickPending) return
+    this.kickPending = true
+    setImmediate(() => {
+      this.kickPending = false
+      this.kick()
+    })
+  }
+
+  /** A failed fsync or apply leaves the node unable to promise anything: stop it loudly. */
+  private fail (err: unknown): void {
+    if (this.failure !== null) return
+    this.failure = err as Error
+    this.log.error('Raft stopped: storage or apply failed', { err: (err as Error).message })
+    void this.stop()
+    this.deps.onFailure(err)
   }
 
   private async loop (): Promise<void> {
-    while (!this.stopped) {
-      const batch = this.inputs.splice(0, this.inputs.length)
-      for (const input of batch) {
-        if (input.kind === 'tick') this.core.tick()
-        else this.core.step(input.msg)
+    try {
+      while (!this.stopped) {
+        const batch = this.inputs.splice(0, this.inputs.length)
+        for (const input of batch) {
+          if (input.kind === 'tick') this.core.tick()
+          else this.core.step(input.msg)
+        }
+        if (!this.core.hasReady()) {
+          if (this.inputs.length === 0) return
+          continue
+        }
+        const rd = this.core.ready()
+        if (rd.persistAsync) {
+          // Thesis §10.2.1: the write starts first (it runs on the thread pool), then the appends go out.
+          this.writeBehind(rd)
+          this.deps.transport.send(rd.messages)
+          this.applyReady(rd)
+          this.core.accept(rd)
+          this.maybeCompact()
+          continue
+        }
+        if (this.writing !== null) {
+          // This Ready's messages depend on its write, which must follow those in flight: wait for them
+          // (the core learns of them meanwhile) and take the Ready again.
+          await this.writing
+          continue
+        }
+        await this.persist([rd])
+        this.deps.transport.send(rd.messages)
+        this.applyReady(rd)
+        this.core.advance(rd)
+        this.maybeCompact()
       }
-      if (!this.core.hasReady()) {
-        if (this.inputs.length === 0) return
-        continue
-      }
-      const rd = this.core.ready()
-      await this.persist(rd)
-      this.deps.transport.send(rd.messages)
-      this.applyReady(rd)
-      this.core.advance(rd)
-      this.maybeCompact()
+    } finally {
+      // Synchronously on return: no await lies between the last look at `inputs` and this.
+      this.looping = false
     }
   }
 
-  private async persist (rd: Ready): Promise<void> {
-    if (rd.snapshot !== null) await this.deps.storage.saveSnapshot(rd.snapshot)
-    if (rd.entries.length === 0 && rd.hardState === null) return
-    // etcd's MustSync: new entries, or a new term or vote, must be on disk before any message that
-    // depends on them; a hard state that only moves the commit index need not wait for an fsync.
-    const hs = rd.hardState
-    const sync = rd.entries.length > 0 || (hs !== null && (hs.term !== this.durable.term || hs.vote !== this.durable.vote))
-    await this.deps.storage.append(hs, rd.entries, { sync })
-    if (hs !== null) this.durable = hs
+  /** Queue a persistAsync Ready's write behind the one in flight, or start it now. */
+  private writeBehind (rd: Ready): void {
+    this.unwritten.push(rd)
+    if (this.writing === null) this.writing = this.writeUnwritten()
+  }
+
+  /** Write every queued Ready together, report each to the core in order, and go on while more queued meanwhile. */
+  private async writeUnwritten (): Promise<void> {
+    try {
+      while (this.unwritten.length > 0 && !this.stopped) {
+        const group = this.unwritten.splice(0, this.unwritten.length)
+        await this.persist(group)
+        if (this.stopped) break
+        for (const rd of group) this.core.persisted(rd)
+        this.kick()
+      }
+    } catch (err) {
+      this.fail(err)
+    } finally {
+      this.writing = null
+    }
+  }
+
+  /**
+   * Write `readies` (taken in this order) as storage's calls require: each snapshot on its own, and the
+   * entries and newest hard state between two snapshots as one append — one write and at most one fsync.
+   * Storage runs the calls in the order they are made.
+   */
+  private async persist (readies: readonly Ready[]): Promise<void> {
+    const calls: Array<Promise<void>> = []
+    let entries: Entry[] = []
+    let hs: HardState | null = null
+    const flush = (): void => {
+      if (entries.length === 0 && hs === null) return
+      // etcd's MustSync: new entries, or a new term or vote, must be on disk before any message that
+      // depends on them; a hard state that only moves the commit index need not wait for an fsync.
+      const sync = entries.length > 0 || (hs !== null && (hs.term !== this.written.term || hs.vote !== this.written.vote))
+      calls.push(this.deps.storage.append(hs, entries, { sync }))
+      if (hs !== null) this.written = hs
+      entries = []
+      hs = null
+    }
+    for (const rd of readies) {
+      if (rd.snapshot !== null) {
+        flush()
+        calls.push(this.deps.storage.saveSnapshot(rd.snapshot))
+      }
+      // A Ready's entries start at or after the previous one's end (a follower's may truncate: keep order).
+      const first = rd.entries[0]
+      if (first !== undefined) entries = [...entries.filter(e => e.index < first.index), ...rd.entries]
+      if (rd.hardState !== null) hs = rd.hardState
+    }
+    flush()
+    await Promise.all(calls)
   }
 
   private applyReady (rd: Ready): void {
@@ -216,7 +316,6 @@ export class RaftNode<C, R> {
     if (this.applied - this.snapshotIndex < SNAPSHOT_EVERY) return
     this.core.compact(this.applied, this.deps.machine.snapshot())
     this.snapshotIndex = this.applied
-    this.kick()
   }
 
   private notLeader (): FlotillaError {
@@ -250,8 +349,8 @@ export class RaftNode<C, R> {
     this.assertRunning()
     const placed = this.core.propose(this.deps.machine.encode(cmd))
     if (placed === null) throw this.notLeader()
-    this.kick()
-    return await new Promise((resolve, reject) => {
+    // Registered before the loop runs: a leader's Ready is applied without waiting for any write.
+    const answered = new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(placed.index)
         reject(new FlotillaError('unavailable', 'the write was not committed within 10 s: a majority of managers may be unreachable; it may still be applied later', { retryable: true, hint: QUORUM_HINT }))
@@ -262,6 +361,8 @@ export class RaftNode<C, R> {
       }
       this.pending.set(placed.index, { term: placed.term, resolve: answer, reject, timer })
     })
+    this.kickSoon()
+    return await answered
   }
 
   /** Propose a voter change (leader only, one at a time); resolves once it commits. */
@@ -269,14 +370,15 @@ export class RaftNode<C, R> {
     this.assertRunning()
     const placed = this.core.proposeConfChange(change)
     if (placed === null) throw new FlotillaError('unavailable', 'not leader, or another manager change is in progress', { retryable: true })
-    this.kick()
-    await new Promise<void>((resolve, reject) => {
+    const committed = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(placed.index)
         reject(new FlotillaError('unavailable', 'the manager change did not commit within 10 s', { retryable: true }))
       }, PROPOSAL_TIMEOUT_MS)
       this.pending.set(placed.index, { term: placed.term, resolve: () => { resolve() }, reject, timer })
     })
+    this.kickSoon()
+    await committed
   }
 
   /** A linearizable read point (ReadIndex): resolves once this leader's store reflects every write acknowledged before the call. */
@@ -284,14 +386,16 @@ export class RaftNode<C, R> {
     this.assertRunning()
     const id = this.nextReadId++
     if (!this.core.readIndex(id)) throw this.notLeader()
-    this.kick()
-    await new Promise<void>((resolve, reject) => {
+    // Registered before the loop runs: a leader's Ready (and its read state) is applied at once.
+    const confirmed = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.reads.delete(id)
         reject(new FlotillaError('unavailable', 'could not confirm leadership within 10 s: a majority of managers may be unreachable', { retryable: true, hint: QUORUM_HINT }))
       }, PROPOSAL_TIMEOUT_MS)
       this.reads.set(id, { resolve, reject, timer, index: null })
     })
+    this.kick()
+    await confirmed
   }
 
   transferLeadership (to: RaftId): boolean {
@@ -328,8 +432,9 @@ export class RaftNode<C, R> {
     this.deps.transport.stop()
     const err = new FlotillaError('unavailable', 'this manager stopped', { retryable: true })
     this.failWaiters(err, err)
-    // Wait for an in-flight Ready to finish persisting before storage closes.
+    // Wait for the Ready being applied and the writes in flight before storage closes.
     await this.processing
+    await this.writing
     await this.deps.storage.close()
   }
 }

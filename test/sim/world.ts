@@ -1,4 +1,4 @@
-import { RaftCore, type ConfChange, type Message, type RaftConfig, type Ready } from '../../src/election/raft/index.js'
+import { RaftCore, quorumSize, type ConfChange, type Message, type RaftConfig, type Ready } from '../../src/election/raft/index.js'
 import { InvariantError, SimDisk } from './disk.js'
 import { formatEntries, formatMessage } from './format.js'
 import { EventQueue } from './heap.js'
@@ -36,6 +36,12 @@ export interface SimStats {
   elections: number
   crashes: number
   lostReadies: number
+  /** A leader's own writes (persistAsync Readies) still in flight when it crashed: lost with it. */
+  lostWrites: number
+  /** Crashes of a leader right after it sent its appends, before its own write of them completed. */
+  crashesBeforeOwnWrite: number
+  /** Proposals made back to back, driven as one batch. */
+  batchedProposals: number
   wipes: number
   transfers: number
   snapshotsInstalled: number
@@ -59,6 +65,8 @@ type Event =
   | { k: 'read' }
   | { k: 'admin' }
   | { k: 'restart', node: string }
+  /** The oldest write in flight on `node` (a persistAsync Ready) reaches its disk. */
+  | { k: 'written', node: string, gen: number }
   | { k: 'heal' }
 
 interface SimNode {
@@ -74,6 +82,12 @@ interface SimNode {
   wiped: boolean
   /** Incremented at each start, so that a restarted node has one tick stream. */
   gen: number
+  /** Accepted persistAsync Readies whose write has not reached the disk yet, oldest first (lost on a crash). */
+  writes: Ready[]
+  /** Virtual time at which the newest write in flight completes: writes complete in order. */
+  writeDue: number
+  /** Leader only: the term and commit index up to which commits were checked durable on a quorum. */
+  quorumChecked: { term: number, commit: number }
 }
 
 interface PendingRead { readonly node: string, readonly ackedBefore: number, index: number | null }
@@ -99,7 +113,7 @@ class World {
   /** A "without storage" replacement in progress: `old` is gone, `fresh` must be added. */
   #replacement: { old: string, fresh: string } | null = null
   readonly stats: SimStats = {
-    ticks: 0, delivered: 0, proposed: 0, acked: 0, readsServed: 0, elections: 0, crashes: 0, lostReadies: 0, wipes: 0, transfers: 0, snapshotsInstalled: 0, compactions: 0
+    ticks: 0, delivered: 0, proposed: 0, acked: 0, readsServed: 0, elections: 0, crashes: 0, lostReadies: 0, lostWrites: 0, crashesBeforeOwnWrite: 0, batchedProposals: 0, wipes: 0, transfers: 0, snapshotsInstalled: 0, compactions: 0
   }
 
   constructor (opts: SimOptions) {
@@ -161,7 +175,10 @@ class World {
 
   #newNode (): SimNode {
     const id = `n${this.#nextId++}`
-    const n: SimNode = { id, rng: this.#rng.fork(), disk: new SimDisk(), core: null, sm: new StateMachine(), checkedCommit: 0, proposals: new Map(), wiped: false, gen: 0 }
+    const n: SimNode = {
+      id, rng: this.#rng.fork(), disk: new SimDisk(), core: null, sm: new StateMachine(), checkedCommit: 0, proposals: new Map(), wiped: false, gen: 0,
+      writes: [], writeDue: 0, quorumChecked: { term: 0, commit: 0 }
+    }
     this.#nodes.set(id, n)
     return n
   }
@@ -188,6 +205,8 @@ class World {
   #crash (n: SimNode, why: string): void {
     n.core = null
     n.proposals.clear()
+    this.stats.lostWrites += n.writes.length
+    n.writes = []
     for (const [id, r] of this.#reads) if (r.node === n.id) this.#reads.delete(id)
     this.stats.crashes++
     this.#log(`${n.id} CRASH (${why})`)
@@ -206,12 +225,19 @@ class World {
     return best
   }
 
-  /** The driver loop (STYLE.md order): persist, send, apply, advance; compact now and then. */
+  /**
+   * The driver loop (STYLE.md order): persist, send, apply, advance; compact now and then. A
+   * persistAsync Ready (a leader's, Raft thesis §10.2.1) is sent and applied at once and its write
+   * completes later ('written' event), in order behind the node's other writes; any other Ready waits
+   * until no write is in flight, as RaftNode does.
+   */
   #drive (n: SimNode): void {
     for (let rounds = 0; n.core?.hasReady() === true; rounds++) {
       const core: RaftCore = n.core
       if (rounds > 1000) throw new InvariantError(`${n.id}: Ready loop does not settle`)
+      this.#checkQuorumDurable(n)
       const rd = core.ready()
+      if (!rd.persistAsync && n.writes.length > 0) return // taken again once the writes in flight are durable
       if (this.#faulty && n.rng.chance(0.002)) {
         this.stats.lostReadies++
         this.#crash(n, 'before persisting a Ready')
@@ -219,28 +245,83 @@ class World {
         return
       }
       this.#checkSoftState(n, rd)
-      n.disk.persist(rd)
-      this.#checkDurableCommit(n)
-      for (const m of rd.messages) this.#send(m)
-      if (rd.snapshotToApply !== null) {
-        n.sm = StateMachine.load(rd.snapshotToApply)
-        this.#history.checkSnapshotState(n.id, n.sm)
-        this.stats.snapshotsInstalled++
-        this.#log(`${n.id} installed snapshot ${rd.snapshotToApply.index}/${rd.snapshotToApply.term} voters=${rd.snapshotToApply.voters.join(',')}`)
-        // Proposals at or below the snapshot were applied elsewhere: their outcome is unknown here.
-        for (const i of n.proposals.keys()) if (i <= rd.snapshotToApply.index) n.proposals.delete(i)
+      if (rd.persistAsync) {
+        for (const m of rd.messages) this.#send(m)
+        this.#applyReady(n, rd)
+        core.accept(rd)
+        n.writes.push(rd)
+        n.writeDue = Math.max(n.writeDue, this.#now + n.rng.int(0, 3 * TICK))
+        this.#queue.push(n.writeDue, { k: 'written', node: n.id, gen: n.gen })
+        if (this.#faulty && rd.entries.length > 0 && n.rng.chance(0.01)) {
+          // The case thesis §10.2.1 must survive: the followers may hold (and acknowledge) entries that
+          // the leader itself never wrote. Nothing it acknowledged may be lost.
+          this.stats.crashesBeforeOwnWrite++
+          this.#crash(n, 'after sending its appends, before its own write completed')
+          this.#queue.push(this.#now + n.rng.int(1, 30) * TICK, { k: 'restart', node: n.id })
+          return
+        }
+      } else {
+        n.disk.persist(rd)
+        this.#checkDurableCommit(n)
+        for (const m of rd.messages) this.#send(m)
+        this.#applyReady(n, rd)
+        core.advance(rd)
       }
-      this.#apply(n, rd)
-      for (const rs of rd.readStates) {
-        const r = this.#reads.get(rs.requestId)
-        if (r !== undefined && r.node === n.id) r.index = rs.index
-      }
-      this.#serveReads(n)
-      core.advance(rd)
       if (n.sm.applied - n.disk.snapIndex() >= 15 && n.rng.chance(0.3)) {
         if (core.compact(n.sm.applied, n.sm.snapshotData())) this.stats.compactions++
       }
     }
+    if (n.core !== null) this.#checkQuorumDurable(n)
+  }
+
+  /** A write in flight reaches the disk: the oldest, since storage keeps writes in order. */
+  #written (n: SimNode): void {
+    const rd = n.writes.shift()
+    if (rd === undefined || n.core === null) return
+    n.disk.persist(rd)
+    this.#checkDurableCommit(n)
+    n.core.persisted(rd)
+    this.#drive(n)
+  }
+
+  /** Apply a Ready's snapshot, committed entries and read states (its messages were sent). */
+  #applyReady (n: SimNode, rd: Ready): void {
+    if (rd.snapshotToApply !== null) {
+      n.sm = StateMachine.load(rd.snapshotToApply)
+      this.#history.checkSnapshotState(n.id, n.sm)
+      this.stats.snapshotsInstalled++
+      this.#log(`${n.id} installed snapshot ${rd.snapshotToApply.index}/${rd.snapshotToApply.term} voters=${rd.snapshotToApply.voters.join(',')}`)
+      // Proposals at or below the snapshot were applied elsewhere: their outcome is unknown here.
+      for (const i of n.proposals.keys()) if (i <= rd.snapshotToApply.index) n.proposals.delete(i)
+    }
+    this.#apply(n, rd)
+    for (const rs of rd.readStates) {
+      const r = this.#reads.get(rs.requestId)
+      if (r !== undefined && r.node === n.id) r.index = rs.index
+    }
+    this.#serveReads(n)
+  }
+
+  /**
+   * Raft §5.4, thesis §10.2.1: whatever a leader commits is durable on a quorum of its voters at that
+   * moment — its own copy counts only once written (a write in flight does not), and a follower's
+   * only once it wrote it before answering. The entry at a leader's commit index is of its term (§5.4.2),
+   * so a disk that holds (commit, term) holds every entry up to it (Log Matching). A lost disk counts as
+   * it was when lost: its node never comes back.
+   */
+  #checkQuorumDurable (n: SimNode): void {
+    const st = n.core?.status()
+    if (st?.role !== 'leader') return
+    if (n.quorumChecked.term !== st.term) n.quorumChecked = { term: st.term, commit: st.commit }
+    if (st.commit <= n.quorumChecked.commit) return
+    const holders = st.voters.filter(v => {
+      const d = this.#nodes.get(v)?.disk
+      return d !== undefined && (d.snapIndex() >= st.commit || d.term(st.commit) === st.term)
+    })
+    if (holders.length < quorumSize(st.voters.length)) {
+      throw new InvariantError(`${n.id} (leader, term ${st.term}) committed ${st.commit}, durable only on ${holders.join(',') || 'no disk'} of voters ${st.voters.join(',')}`)
+    }
+    n.quorumChecked.commit = st.commit
   }
 
   #checkSoftState (n: SimNode, rd: Ready): void {
@@ -336,6 +417,11 @@ class World {
         if (n.core === null && !n.wiped) this.#start(n)
         return
       }
+      case 'written': {
+        const n = this.#node(ev.node)
+        if (n.core !== null && n.gen === ev.gen) this.#written(n)
+        return
+      }
       case 'heal':
         if (this.#sides.size > 0) this.#log('partition healed')
         this.#sides = new Map()
@@ -360,15 +446,27 @@ class World {
     }
   }
 
-  /** A client write: propose to whichever node accepts (the leader), retrying elsewhere on null. */
+  /**
+   * A client write: propose to whichever node accepts (the leader), retrying elsewhere on null. Now and
+   * then a few writes arrive together and are proposed before the node is driven: one Ready, one write,
+   * one append per follower.
+   */
   #write (): void {
-    const write = `w${++this.#writeSeq}`
+    const burst = this.#rng.chance(0.2) ? this.#rng.int(2, 5) : 1
     for (const n of this.#rng.shuffle(this.#up())) {
-      const p = n.core?.propose(encodeCommand(write)) ?? null
-      if (p === null) continue
-      this.stats.proposed++
-      n.proposals.set(p.index, { write, term: p.term })
-      this.#log(`${n.id} propose ${write} at ${p.index}/${p.term}`)
+      let accepted = 0
+      for (let i = 0; i < burst; i++) {
+        const write = `w${this.#writeSeq + 1}`
+        const p = n.core?.propose(encodeCommand(write)) ?? null
+        if (p === null) break
+        this.#writeSeq++
+        accepted++
+        this.stats.proposed++
+        n.proposals.set(p.index, { write, term: p.term })
+        this.#log(`${n.id} propose ${write} at ${p.index}/${p.term}`)
+      }
+      if (accepted === 0) continue
+      if (accepted > 1) this.stats.batchedProposals += accepted
       this.#drive(n)
       return
     }

@@ -40,10 +40,16 @@ export class RaftCore {
   /** Index of the newest conf entry in the in-memory log (0 when none): pending while > commit. */
   #lastConfIndex = 0
 
-  // Ready bookkeeping: what storage already holds and what the driver has seen.
+  // Ready bookkeeping. Handed: given to the driver in an accepted Ready (its write may still be in
+  // flight). Persisted: durable, as the driver reported through `persisted`/`advance`.
+  #handedTo: number
+  #handedHard: HardState
   #persistedTo: number
   #persistedHard: HardState
   #reportedSoft: SoftState
+  readonly #accepted = new WeakSet<Ready>()
+  /** Leader: entries were appended since the last Ready and the followers have not been sent them yet. */
+  #appendsOwed = false
   #pendingSnapshot: Snapshot | null = null
   #snapshotToApply: Snapshot | null = null
   #msgs: Message[] = []
@@ -81,7 +87,9 @@ export class RaftCore {
     this.#commit = Math.max(hs.commit, this.#log.snapshot.index)
     this.#applied = this.#log.snapshot.index
     this.#persistedTo = this.#log.lastIndex()
+    this.#handedTo = this.#persistedTo
     this.#persistedHard = hs
+    this.#handedHard = hs
     this.#recomputeVoters()
     this.#becomeFollower(this.#term, null)
     this.#reportedSoft = this.#softState()
@@ -250,36 +258,54 @@ export class RaftCore {
 
   hasReady (): boolean {
     const s = this.#reportedSoft
-    return s.role !== this.#role || s.leader !== this.#leader || s.term !== this.#term ||
-      !this.#hardEqual(this.#persistedHard) || this.#persistedTo < this.#log.lastIndex() ||
+    return s.role !== this.#role || s.leader !== this.#leader || s.term !== this.#term || this.#appendsOwed ||
+      !this.#hardEqual(this.#handedHard) || this.#handedTo < this.#log.lastIndex() ||
       this.#pendingSnapshot !== null || this.#snapshotToApply !== null || this.#msgs.length > 0 ||
-      this.#readStates.length > 0 || this.#commit > this.#appliedCursor()
+      this.#readStates.length > 0 || this.#applyLimit() > this.#appliedCursor()
   }
 
   /**
-   * Everything since the last `advance` (see `Ready` for the driver's order). `committed` holds only
-   * entries already persisted or in this Ready's `entries`. Calling it does not change the core.
+   * Everything since the last accepted Ready (see `Ready` for the driver's order). It first sends the
+   * followers the entries proposed since the last Ready, so that proposals made together travel in one
+   * append per follower (Raft thesis §10.2.1); called again with no input in between, it returns the same.
+   * `committed` holds only entries already persisted or in this Ready's `entries`; on a leader, only
+   * entries already persisted here.
    */
   ready (): Ready {
+    if (this.#appendsOwed) {
+      this.#appendsOwed = false
+      this.#repl.broadcastAppend(false)
+    }
     const hard: HardState = { term: this.#term, vote: this.#vote, commit: this.#commit }
     return {
       softState: this.#softState(),
-      hardState: this.#hardEqual(this.#persistedHard) ? null : hard,
-      entries: this.#log.slice(this.#persistedTo + 1, this.#log.lastIndex()),
+      hardState: this.#hardEqual(this.#handedHard) ? null : hard,
+      entries: this.#log.slice(this.#handedTo + 1, this.#log.lastIndex()),
       snapshot: this.#pendingSnapshot,
       messages: this.#msgs.slice(),
       snapshotToApply: this.#snapshotToApply,
-      committed: this.#log.slice(this.#appliedCursor() + 1, this.#commit),
-      readStates: this.#readStates.slice()
+      committed: this.#log.slice(this.#appliedCursor() + 1, this.#applyLimit()),
+      readStates: this.#readStates.slice(),
+      // Thesis §10.2.1: a leader whose term and vote are durable sends no message that depends on its
+      // own log being on disk (it acknowledges nothing), so it may write its log while its appends travel.
+      persistAsync: this.#role === 'leader' && this.#snapshotToApply === null &&
+        this.#persistedHard.term === this.#term && this.#persistedHard.vote === this.#vote
     }
   }
 
-  /** The driver has persisted, sent and applied `rd` (the last `ready()`, with no input in between). */
-  advance (rd: Ready): void {
+  /**
+   * The driver took `rd` (the last `ready()`, with no input in between): it sent `messages`, applied
+   * `snapshotToApply` and `committed`, and queued the write of the rest; the next Ready starts after it.
+   * The driver calls it for a `persistAsync` Ready, then `persisted(rd)` once the write is durable;
+   * `advance` does both for the others. Accepting a Ready twice is a no-op.
+   */
+  accept (rd: Ready): void {
+    if (this.#accepted.has(rd)) return
+    this.#accepted.add(rd)
     this.#reportedSoft = rd.softState
-    if (rd.hardState !== null) this.#persistedHard = rd.hardState
+    if (rd.hardState !== null) this.#handedHard = rd.hardState
     const last = rd.entries.at(-1)
-    if (last !== undefined && this.#log.term(last.index) === last.term) this.#persistedTo = Math.max(this.#persistedTo, last.index)
+    if (last !== undefined && this.#log.term(last.index) === last.term) this.#handedTo = Math.max(this.#handedTo, last.index)
     if (rd.snapshot !== null && rd.snapshot === this.#pendingSnapshot) this.#pendingSnapshot = null
     if (rd.snapshotToApply !== null) {
       if (rd.snapshotToApply === this.#snapshotToApply) this.#snapshotToApply = null
@@ -289,6 +315,24 @@ export class RaftCore {
     if (applied !== undefined) this.#applied = Math.max(this.#applied, applied.index)
     this.#msgs.splice(0, rd.messages.length)
     this.#readStates.splice(0, rd.readStates.length)
+  }
+
+  /**
+   * The snapshot, entries and hard state of the accepted Ready `rd` are durable (call in the order the
+   * Readies were taken). A leader counts itself toward a quorum only for what it has persisted (thesis
+   * §10.2.1), so this may commit entries: the next Ready then carries them.
+   */
+  persisted (rd: Ready): void {
+    if (rd.hardState !== null) this.#persistedHard = rd.hardState
+    const last = rd.entries.at(-1)
+    if (last !== undefined && this.#log.term(last.index) === last.term) this.#persistedTo = Math.max(this.#persistedTo, last.index)
+    if (this.#role === 'leader' && this.#maybeCommit() && this.#role === 'leader') this.#repl.broadcastAppend(true)
+  }
+
+  /** The driver has persisted, sent and applied `rd` (the last `ready()`, with no input in between): `accept` then `persisted`. */
+  advance (rd: Ready): void {
+    this.accept(rd)
+    this.persisted(rd)
   }
 
   status (): RaftStatus {
@@ -323,6 +367,11 @@ export class RaftCore {
     return this.#snapshotToApply?.index ?? this.#applied
   }
 
+  /** The last index the next Ready may hand over for applying: a leader applies only what it has persisted itself. */
+  #applyLimit (): number {
+    return this.#role === 'leader' ? Math.min(this.#commit, this.#persistedTo) : this.#commit
+  }
+
   /** Only a member of its own voter set campaigns: a joining or removed node waits quietly. */
   #promotable (): boolean {
     return this.#voters.includes(this.#id)
@@ -342,6 +391,7 @@ export class RaftCore {
     this.#randomizedTimeout = this.#c.electionTicks + Math.min(this.#c.electionTicks - 1, Math.max(0, Math.floor(r * this.#c.electionTicks)))
     this.#votes.clear()
     this.#repl.clear()
+    this.#appendsOwed = false
     this.#leadTransferee = null
     this.#reads.clear()
     this.#readsAwaitingCommit = []
@@ -516,6 +566,7 @@ export class RaftCore {
     this.#log.restore(s)
     this.#commit = s.index
     this.#persistedTo = s.index
+    this.#handedTo = s.index
     this.#pendingSnapshot = s
     this.#snapshotToApply = s
     this.#recomputeVoters()
@@ -536,6 +587,7 @@ export class RaftCore {
   #truncate (index: number): void {
     this.#log.truncateFrom(index)
     this.#persistedTo = Math.min(this.#persistedTo, index - 1)
+    this.#handedTo = Math.min(this.#handedTo, index - 1)
     this.#recomputeVoters()
   }
 
@@ -557,16 +609,21 @@ export class RaftCore {
     if (entry.kind === 'conf') {
       this.#repl.sync(this.#voters, this.#id)
       if (this.#leadTransferee !== null && !this.#voters.includes(this.#leadTransferee)) this.#leadTransferee = null
+      this.#readStates.push(...this.#reads.recheck(this.#voters))
     }
-    const committed = this.#maybeCommit()
-    this.#repl.broadcastAppend(committed)
+    // Sent at the next `ready()`, with whatever else is proposed before it. Appending commits nothing:
+    // this leader counts itself only once the entry is persisted (`persisted`).
+    this.#appendsOwed = true
     return { index: entry.index, term: entry.term }
   }
 
-  /** §5.4.2: commit the highest index replicated on a quorum, but only if its entry is of the current term. */
+  /**
+   * §5.4.2: commit the highest index replicated on a quorum, but only if its entry is of the current term.
+   * The leader's own copy counts only once persisted (thesis §10.2.1: it writes while its appends travel).
+   */
   #maybeCommit (): boolean {
     const last = this.#log.lastIndex()
-    const index = quorumIndex(this.#voters, v => v === this.#id ? last : this.#repl.get(v)?.match ?? 0)
+    const index = quorumIndex(this.#voters, v => v === this.#id ? this.#persistedTo : this.#repl.get(v)?.match ?? 0)
     if (index <= this.#commit || this.#log.term(index) !== this.#term) return false
     const hadCommittedInTerm = this.#log.term(this.#commit) === this.#term
     this.#commit = index

@@ -34,9 +34,27 @@ export class ReadIndexQueue {
     const read = this.#pending.find(r => r.context === context)
     if (read === undefined || !voters.includes(from)) return []
     read.acks.add(from)
+    return this.#confirmed(read, voters) ? this.#release(read) : []
+  }
+
+  /**
+   * The voter set changed (a conf entry appended, thesis §4.1): the reads whose answers already make a
+   * quorum of the new set are released, as if those answers came now (a shrinking set may leave no one
+   * else to answer). Oldest first.
+   */
+  recheck (voters: readonly RaftId[]): ReadState[] {
+    const newest = this.#pending.findLast(r => this.#confirmed(r, voters))
+    return newest === undefined ? [] : this.#release(newest)
+  }
+
+  #confirmed (read: PendingRead, voters: readonly RaftId[]): boolean {
     let count = 0
     for (const v of voters) if (read.acks.has(v)) count++
-    if (count < quorumSize(voters.length)) return []
+    return count >= quorumSize(voters.length)
+  }
+
+  /** `read` and every older one: confirmed by the round that confirmed it. */
+  #release (read: PendingRead): ReadState[] {
     const at = this.#pending.indexOf(read)
     return this.#pending.splice(0, at + 1).map(r => ({ requestId: r.requestId, index: r.index }))
   }

@@ -72,10 +72,16 @@ export interface SoftState {
 }
 
 /**
- * The output of the core since the last `advance`. The driver must, in this order: write `snapshot`
- * (if any), append `entries` (truncating any conflicting suffix at entries[0].index) and write
- * `hardState` (if any), fsync; then send `messages`; then apply `snapshotToApply` and
- * `committed` to the state machine in order; then call `advance(ready)`.
+ * The output of the core since the last accepted Ready. Unless `persistAsync`, the driver must, in this
+ * order: write `snapshot` (if any), append `entries` (truncating any conflicting suffix at
+ * entries[0].index) and write `hardState` (if any), fsync, after every earlier Ready's write; then send
+ * `messages`; then apply `snapshotToApply` and `committed` to the state machine in order; then call
+ * `advance(ready)`.
+ *
+ * When `persistAsync` (a leader, Raft thesis §10.2.1), the driver instead sends `messages` and applies
+ * `committed` at once, calls `accept(ready)`, and writes the rest behind every earlier write (storage
+ * keeps writes in order); it may take further Readies meanwhile, and calls `persisted(ready)` once the
+ * write is durable. A Ready that is not `persistAsync` is taken only when no write is in flight.
  */
 export interface Ready {
   readonly softState: SoftState
@@ -87,6 +93,12 @@ export interface Ready {
   readonly snapshotToApply: Snapshot | null
   readonly committed: readonly Entry[]
   readonly readStates: readonly ReadState[]
+  /**
+   * Nothing here waits for this Ready's own write: its messages acknowledge nothing (a leader's appends,
+   * heartbeats, snapshot chunks, refusals, its term and vote already durable) and `committed` is already
+   * durable here. The leader counts itself toward a quorum only once `persisted` reports the write.
+   */
+  readonly persistAsync: boolean
 }
 
 /** What the core starts from: the durable state recovered by storage. */

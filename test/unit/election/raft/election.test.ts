@@ -13,7 +13,9 @@ describe('Raft elections (§5.2, §5.4.1) with PreVote and CheckQuorum', () => {
     const rd = drain(core)
     expect(rd.softState).toEqual({ role: 'leader', leader: 'a', term: 2 })
     expect(rd.entries).toEqual([{ kind: 'normal', term: 2, index: 2, data: new Uint8Array(0) }])
-    expect(rd.committed.map(e => e.index)).toEqual([1, 2]) // the bootstrap conf entry, then the no-op
+    expect(rd.persistAsync).toBe(false) // its new term and vote must be durable before anything is sent
+    expect(rd.committed.map(e => e.index)).toEqual([1]) // the bootstrap conf entry; the no-op once persisted
+    expect(drain(core).committed.map(e => e.index)).toEqual([2])
     expect(core.status()).toMatchObject({ voters: ['a'], commit: 2, applied: 2 })
   })
 

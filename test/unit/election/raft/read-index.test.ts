@@ -54,6 +54,17 @@ describe('ReadIndex (thesis §6.4)', () => {
     expect(drain(a).readStates).toEqual([{ requestId: 9, index: 5 }])
   })
 
+  it('a read waiting on a voter that is then removed is confirmed by the quorum of the voters left', () => {
+    const c = new Cluster(['a', 'b'])
+    c.elect('a')
+    const a = c.core('a')
+    const commit = a.status().commit
+    expect(a.readIndex(4)).toBe(true)
+    expect(drain(a).readStates).toEqual([]) // b never answers: it has left
+    expect(a.proposeConfChange({ type: 'remove-voter', id: 'b' })).not.toBeNull()
+    expect(drain(a).readStates).toEqual([{ requestId: 4, index: commit }]) // a alone is a quorum of {a}
+  })
+
   it('a partitioned leader never answers (it cannot confirm leadership)', () => {
     const c = new Cluster(ABC)
     c.elect('a')

@@ -100,11 +100,72 @@ describe('Raft log replication (§5.3, §5.4.2)', () => {
     const a = c.core('a')
     for (let i = 0; i < 10; i++) a.propose(bytes(`p${i}`)) // indices 5..14
     const toB = appends(drain(a).messages, 'b')
-    expect(toB.map(m => m.prevIndex)).toEqual([4, 5, 6]) // each proposal went out at once, then the pipeline is full
-    // an acknowledgement through 6 frees two slots, filled with batches of maxEntriesPerAppend
+    expect(toB.map(m => [m.prevIndex, m.entries.length])).toEqual([[4, 2], [6, 2], [8, 2]]) // then the pipeline is full
+    // an acknowledgement through 6 frees one slot, filled with a batch of maxEntriesPerAppend
     a.step({ type: 'append-resp', from: 'b', to: 'a', term: 2, success: true, matchIndex: 6, hintIndex: 0, hintTerm: 0 })
     const next = appends(drain(a).messages, 'b')
-    expect(next.map(m => [m.prevIndex, m.entries.length])).toEqual([[7, 2], [9, 2]])
+    expect(next.map(m => [m.prevIndex, m.entries.length])).toEqual([[10, 2]])
+  })
+
+  it('batching (thesis §10.2.1): proposals made before a Ready travel in one append per follower and one write', () => {
+    const c = new Cluster(ABC)
+    c.elect('a')
+    c.tickAll(1)
+    const a = c.core('a')
+    for (let i = 0; i < 5; i++) a.propose(bytes(`p${i}`)) // indices 5..9
+    const rd = drain(a)
+    expect(rd.entries.map(e => e.index)).toEqual([5, 6, 7, 8, 9])
+    for (const to of ['b', 'c']) {
+      expect(appends(rd.messages, to).map(m => [m.prevIndex, m.entries.map(e => e.index)])).toEqual([[4, [5, 6, 7, 8, 9]]])
+    }
+    a.propose(bytes('later'))
+    expect(appends(drain(a).messages, 'b').map(m => m.prevIndex)).toEqual([9]) // pipelined behind the first
+  })
+
+  it('thesis §10.2.1: the leader sends its appends before its own write and counts itself only once it is persisted', () => {
+    const c = new Cluster(ABC)
+    c.elect('a')
+    c.tickAll(1)
+    const a = c.core('a')
+    a.propose(bytes('x')) // index 5
+    const rd = a.ready()
+    expect(rd.persistAsync).toBe(true)
+    expect(rd.entries.map(e => e.index)).toEqual([5])
+    expect(appends(rd.messages, 'b').map(m => m.prevIndex)).toEqual([4])
+    a.accept(rd) // sent; the write is in flight
+    expect(a.hasReady()).toBe(false)
+    a.step({ type: 'append-resp', from: 'b', to: 'a', term: 2, success: true, matchIndex: 5, hintIndex: 0, hintTerm: 0 })
+    expect(a.status().commit).toBe(4) // b and a's unwritten copy are not a quorum
+    const meanwhile = a.ready()
+    expect(meanwhile.entries).toEqual([]) // the in-flight write is not handed out again
+    expect(meanwhile.committed).toEqual([])
+    a.accept(meanwhile)
+    a.persisted(rd)
+    a.persisted(meanwhile)
+    expect(a.status().commit).toBe(5) // b and a's persisted copy
+    const after = drain(a)
+    expect(after.committed.map(e => e.index)).toEqual([5])
+    expect(after.hardState?.commit).toBe(5)
+    expect(appends(after.messages, 'b').at(-1)?.commit).toBe(5)
+  })
+
+  it('thesis §10.2.1: with two followers persisted, a leader commits before its own write completes, but applies only after it', () => {
+    const c = new Cluster(ABC)
+    c.elect('a')
+    c.tickAll(1)
+    const a = c.core('a')
+    a.propose(bytes('x')) // index 5
+    const rd = a.ready()
+    a.accept(rd)
+    for (const from of ['b', 'c']) a.step({ type: 'append-resp', from, to: 'a', term: 2, success: true, matchIndex: 5, hintIndex: 0, hintTerm: 0 })
+    expect(a.status().commit).toBe(5)
+    const meanwhile = a.ready()
+    expect(meanwhile.hardState?.commit).toBe(5)
+    expect(meanwhile.committed).toEqual([]) // not yet durable here
+    a.accept(meanwhile)
+    a.persisted(rd)
+    a.persisted(meanwhile)
+    expect(drain(a).committed.map(e => e.index)).toEqual([5])
   })
 
   it('probe state: after a rejection the leader sends one append at a time until one succeeds', () => {

@@ -66,32 +66,37 @@ export async function serveMembers (ctx: MemberStreamContext, protocol: string, 
 }
 
 /**
- * Open `protocol` to node `nodeId` (its address from gossip). The certificate goes out first and the
- * caller may write at once, without waiting for the answer (one round trip saved on every forwarded
- * call); the first `read` then consumes the answer and throws if it was a refusal.
+ * Open `protocol` to node `nodeId` (its address from gossip). The certificate goes out first. Unless
+ * `confirmed`, the caller may write at once, without waiting for the answer (one round trip saved),
+ * and the first `read` then consumes the answer and throws if it was a refusal. With `confirmed`, the
+ * dial waits for the peer's answer, so a peer that is cut off fails the dial itself: a caller that must
+ * know whether its request was delivered (a forwarded write) then knows that it was not.
  */
-export async function dialMember (ctx: MemberStreamContext, nodeId: string, protocol: string, maxFrameBytes: number, signal: AbortSignal): Promise<FrameStream> {
+export async function dialMember (ctx: MemberStreamContext, nodeId: string, protocol: string, maxFrameBytes: number, signal: AbortSignal,
+  confirmed = false): Promise<FrameStream> {
   const m = ctx.member(nodeId)
   if (m === undefined || m.addrs.length === 0) throw new FlotillaError('unavailable', `no address known for node ${nodeId}`, { retryable: true })
   const { stream } = await ctx.host.openStream(`${m.addrs[0]!}/p2p/${m.peerId}`, protocol, Math.max(maxFrameBytes, HANDSHAKE_FRAME_BYTES), signal)
+  let answered = false
+  const answer = async (readSignal?: AbortSignal): Promise<void> => {
+    const res = await stream.read(readSignal)
+    if (!isRecord(res) || res.t !== 'ok') {
+      const reason = isRecord(res) && typeof res.message === 'string' ? res.message : 'no reason'
+      throw new FlotillaError('unauthenticated', `node ${nodeId} refused ${protocol}: ${reason}`)
+    }
+    answered = true
+  }
   try {
     await stream.write({ t: 'hello', cert: ctx.certificate }, signal)
+    if (confirmed) await answer(signal)
   } catch (err) {
     stream.abort(err as Error)
     throw err
   }
-  let answered = false
   return {
     ...stream,
     read: async (readSignal) => {
-      if (!answered) {
-        const res = await stream.read(readSignal)
-        if (!isRecord(res) || res.t !== 'ok') {
-          const reason = isRecord(res) && typeof res.message === 'string' ? res.message : 'no reason'
-          throw new FlotillaError('unauthenticated', `node ${nodeId} refused ${protocol}: ${reason}`)
-        }
-        answered = true
-      }
+      if (!answered) await answer(readSignal)
       return await stream.read(readSignal)
     }
   }

@@ -342,8 +342,8 @@ export class Membership {
   }
 
   /** Open a member-only protocol to node `nodeId` (see member-streams.ts). */
-  async dialMember (nodeId: string, protocol: string, maxFrameBytes: number, signal: AbortSignal): Promise<FrameStream> {
-    return await dialMember(this.streamContext(), nodeId, protocol, maxFrameBytes, signal)
+  async dialMember (nodeId: string, protocol: string, maxFrameBytes: number, signal: AbortSignal, confirmed = false): Promise<FrameStream> {
+    return await dialMember(this.streamContext(), nodeId, protocol, maxFrameBytes, signal, confirmed)
   }
 
   private streamContext (): MemberStreamContext {

@@ -28,7 +28,7 @@ function silence (m: Membership, node: string): 'suspect' | 'down' | null {
  * (another leader is known) or has gone silent (suspect or down in the membership): a leader cut off
  * by a partition that drops packets would otherwise hold the call until the forward's own timeout.
  */
-async function forwardWatched (agent: Agent, m: Membership, target: string, req: ApiRequest, budgetMs: number): Promise<ApiResponse> {
+async function forwardWatched (agent: Agent, m: Membership, target: string, req: ApiRequest, write: boolean, budgetMs: number): Promise<ApiResponse> {
   const abort = new AbortController()
   const watch = setInterval(() => {
     const leader = knownLeader(agent, m)
@@ -38,7 +38,7 @@ async function forwardWatched (agent: Agent, m: Membership, target: string, req:
   }, WATCH_EVERY_MS)
   const budget = setTimeout(() => { abort.abort(new Error(`no answer within ${budgetMs} ms`)) }, budgetMs)
   try {
-    return await forwardCall(m, target, req, abort.signal)
+    return await forwardCall(m, target, req, abort.signal, write)
   } catch (err) {
     // An abort surfaces as the stream's own error: say why the call was given up.
     throw abort.signal.aborted ? Object.assign(err as Error, { message: `${(err as Error).message} (${(abort.signal.reason as Error).message})` }) : err
@@ -73,8 +73,9 @@ function noQuorum (v: ReturnType<typeof quorumView>): FlotillaError {
  * to the leader (as SwarmKit's managers proxy to theirs), waiting up to 10 s for one. Reads run after a
  * read barrier, so a read through any node sees every write acknowledged before it; `write` calls skip it.
  *
- * A call is sent again only when it certainly changed nothing: the leader could not be dialled, or it
- * answered that it is no longer the leader. A forwarded write whose leader went silent after receiving
+ * A call is sent again only when it certainly changed nothing: the leader could not be dialled or did
+ * not answer the stream's hello (a write waits for that answer before it is sent), or it answered that
+ * it is no longer the leader. A forwarded write whose leader went silent after receiving
  * it fails with an outcome left unknown, never retried into a false conflict. While this node reaches
  * fewer managers than a quorum, the call fails after a second, naming the quorum it cannot reach.
  */
@@ -116,7 +117,7 @@ export async function clusterCall (agent: Agent, req: ApiRequest, write: boolean
     if (silent !== null) last = `the leader (node ${target ?? ''}) went silent (${silent})`
     else if (target !== null && target !== m.nodeId) {
       try {
-        const res = await forwardWatched(agent, m, target, req, Math.max(1000, startMs + FORWARD_BUDGET_MS - Date.now()))
+        const res = await forwardWatched(agent, m, target, req, write, Math.max(1000, startMs + FORWARD_BUDGET_MS - Date.now()))
         if (res.headers?.[RETRY_HEADER] === undefined) return res
         last = typeof (res.json as { message?: unknown } | undefined)?.message === 'string' ? (res.json as { message: string }).message : 'retry'
       } catch (err) {

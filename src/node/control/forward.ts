@@ -36,13 +36,18 @@ export class ForwardNotSentError extends FlotillaError {
  * Send one call to node `target` and return its answer as if served here, giving up after 30 s or when
  * `abort` fires. Throws ForwardNotSentError when the stream could not be opened; any later failure
  * leaves the call's outcome unknown (the target may have applied it), and is thrown as it came.
+ *
+ * A write (`confirmed`) goes out only once the target has answered the stream's hello: a leader cut off
+ * by a partition then fails the dial, and the call is certainly not applied and may go to the next
+ * leader, instead of vanishing into the partition with its outcome unknown. The window where the
+ * outcome stays unknown shrinks from the partition's length to one round trip, for one round trip more.
  */
-export async function forwardCall (membership: Membership, target: string, req: ApiRequest, abort?: AbortSignal): Promise<ApiResponse> {
+export async function forwardCall (membership: Membership, target: string, req: ApiRequest, abort?: AbortSignal, confirmed = false): Promise<ApiResponse> {
   const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS)
   const signal = abort === undefined ? timeout : AbortSignal.any([timeout, abort])
   let stream
   try {
-    stream = await membership.dialMember(target, API_PROTOCOL, MAX_API_FRAME, signal)
+    stream = await membership.dialMember(target, API_PROTOCOL, MAX_API_FRAME, signal, confirmed)
   } catch (err) {
     throw new ForwardNotSentError(target, err)
   }

@@ -9,6 +9,7 @@ import { scheduleBatch } from '../scheduler/index.js'
 import { AddressBook, ingressNetwork, publishesIngress } from '../allocator/addresses.js'
 import { holdsNode, needsPlacement, placedTask, schedulerNode, taskToPlace } from './views.js'
 import { MAX_TASKS_PER_ENTRY, type LeaderDeps } from './store-view.js'
+import { StoreDrivenLoop } from './store-driven-loop.js'
 
 /**
  * The placements one pass over `state` decides, leaving out a pending task whose reason did not change.
@@ -54,49 +55,33 @@ export function taskNetworkIds (t: TaskObject, ingressId: string | null): string
 
 export class SchedulerDriver {
   private readonly log: Logger
-  private unwatch: (() => void) | null = null
-  private dirty = false
-  private running = false
-  private stopped = false
+  private readonly loop: StoreDrivenLoop
 
   constructor (private readonly deps: LeaderDeps) {
     this.log = deps.logger.child('scheduler')
+    this.loop = new StoreDrivenLoop(deps.store, relevant, async () => { await this.pass() })
   }
 
   start (): void {
-    this.unwatch = this.deps.store.watch(events => { if (events.some(relevant)) this.kick() })
-    this.kick()
+    this.loop.start()
   }
 
   stop (): void {
-    this.stopped = true
-    this.unwatch?.()
+    this.loop.stop()
   }
 
-  private kick (): void {
-    this.dirty = true
-    if (this.running || this.stopped) return
-    this.running = true
-    // setImmediate: the events of one applied batch of entries are taken in one pass.
-    setImmediate(() => { this.loop().catch(() => {}).finally(() => { this.running = false; if (this.dirty && !this.stopped) this.kick() }) })
-  }
-
-  private async loop (): Promise<void> {
-    while (this.dirty && !this.stopped) {
-      this.dirty = false
-      const started = performance.now()
-      const placements = schedulingPass(this.deps.store.state)
-      if (placements.length === 0) continue
-      const assigned = placements.filter(p => 'nodeId' in p).length
-      this.log.debug('scheduling pass', { assigned, pending: placements.length - assigned, ms: Math.round(performance.now() - started) })
-      const writes: Array<Promise<void>> = []
-      for (let i = 0; i < placements.length; i += MAX_TASKS_PER_ENTRY) {
-        writes.push(this.deps.propose({ op: 'tasks.schedule', placements: placements.slice(i, i + MAX_TASKS_PER_ENTRY), nowMs: this.deps.now() }))
-      }
-      const results = await Promise.allSettled(writes)
-      for (const r of results) {
-        if (r.status === 'rejected' && !this.stopped) this.log.debug('scheduling write failed', { err: asFlotillaError(r.reason).message })
-      }
+  private async pass (): Promise<void> {
+    const started = performance.now()
+    const placements = schedulingPass(this.deps.store.state)
+    if (placements.length === 0) return
+    const assigned = placements.filter(p => 'nodeId' in p).length
+    this.log.debug('scheduling pass', { assigned, pending: placements.length - assigned, ms: Math.round(performance.now() - started) })
+    const writes: Array<Promise<void>> = []
+    for (let i = 0; i < placements.length; i += MAX_TASKS_PER_ENTRY) {
+      writes.push(this.deps.propose({ op: 'tasks.schedule', placements: placements.slice(i, i + MAX_TASKS_PER_ENTRY), nowMs: this.deps.now() }))
+    }
+    for (const r of await Promise.allSettled(writes)) {
+      if (r.status === 'rejected' && !this.loop.isStopped) this.log.debug('scheduling write failed', { err: asFlotillaError(r.reason).message })
     }
   }
 }

@@ -4,10 +4,11 @@ import { formatLogLine } from './log-format.js'
 import { MuxParser } from '../../tasks/executor/docker/log-frames.js'
 import { waitOnService, type ProgressOutput } from './progress.js'
 import { waitOnRebalance } from './rebalance-progress.js'
-import { serviceMode, serviceRows, taskRows, type ServiceJson, type TaskJson } from './service-format.js'
+import { serviceMode, serviceRows, type ServiceJson, type TaskJson } from './service-format.js'
 import { parseScaleArg } from './service-flags.js'
 import { applyUpdateFlags, buildCreateSpec, type CreateFlags, type UpdateFlags } from './service-spec.js'
 import { formatTable } from './table.js'
+import { listTasks } from './task-list.js'
 import { REBALANCE_LABEL } from '../../tasks/index.js'
 
 type Out = (s: string) => void
@@ -168,21 +169,7 @@ export function addServiceCommands (program: Command, socket: () => string, out:
         else ids[byPrefix[0]!.ID] = true
       }
       if (Object.keys(ids).length === 0) throw new CliError(notFound.join('\n'))
-      filters.service = ids
-      if (filters.node?.self === true) {
-        delete filters.node.self
-        filters.node[((await call(s, 'GET', '/info')).body as { Swarm: { NodeID: string } }).Swarm.NodeID] = true
-      }
-      const tasks = (await call(s, 'GET', `/tasks?${filtersQuery(filters)}`)).body as TaskJson[]
-      const nodes = o.resolve && tasks.length > 0 ? (await call(s, 'GET', '/nodes')).body as Array<{ ID: string, Description: { Hostname: string } }> : []
-      const rows = taskRows(tasks, {
-        serviceNames: new Map(o.resolve ? services.map(x => [x.ID, x.Spec.Name]) : []),
-        nodeNames: new Map(nodes.map(n => [n.ID, n.Description.Hostname])),
-        nowMs: Date.now(),
-        trunc: o.quiet !== true && o.trunc
-      })
-      if (o.quiet === true) out(rows.map(r => `${r[0]!}\n`).join(''))
-      else out(formatTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows))
+      out((await listTasks(s, services.filter(x => ids[x.ID] === true), filters, o)).text)
       if (notFound.length > 0) throw new CliError(notFound.join('\n'))
     })
 

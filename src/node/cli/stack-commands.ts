@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path'
 import { call, CliError } from './client.js'
 import { processBlobIo } from './secret-commands.js'
 import { filterArgs } from './service-commands.js'
-import { serviceRows, taskRows, type ServiceJson, type TaskJson } from './service-format.js'
-import { formatTable } from './table.js'
+import { serviceRows, type ServiceJson } from './service-format.js'
+import { listTasks } from './task-list.js'
 import { formatList } from './template-format.js'
 import type { Environment, ReadFile } from './stack/compose-types.js'
 import { convertStack, LABEL_NAMESPACE, validateStackName } from './stack/convert.js'
@@ -199,23 +199,9 @@ export function addStackCommands (program: Command, socket: () => string, out: O
       const services = await get<ServiceJson[]>(s, `/services?filters=${stackFilter(namespace)}`)
       if (services.length === 0) throw new CliError(`nothing found in stack: ${namespace}`)
       // The stack's tasks are its services' tasks (docker filters tasks by the label; flotilla's tasks carry none).
-      const filters = filterArgs(o.filter)
-      filters.service = Object.fromEntries(services.map(x => [x.ID, true]))
-      if (filters.node?.self === true) {
-        delete filters.node.self
-        filters.node[(await get<{ Swarm: { NodeID: string } }>(s, '/info')).Swarm.NodeID] = true
-      }
-      const tasks = await get<TaskJson[]>(s, `/tasks?filters=${encodeURIComponent(JSON.stringify(filters))}`)
-      if (tasks.length === 0) throw new CliError(`nothing found in stack: ${namespace}`)
-      const nodes = o.resolve ? await get<Array<{ ID: string, Description: { Hostname: string } }>>(s, '/nodes') : []
-      const rows = taskRows(tasks, {
-        serviceNames: new Map(o.resolve ? services.map(x => [x.ID, x.Spec.Name]) : []),
-        nodeNames: new Map(nodes.map(n => [n.ID, n.Description.Hostname])),
-        nowMs: Date.now(),
-        trunc: o.quiet !== true && o.trunc
-      })
-      if (o.quiet === true) out(rows.map(r => `${r[0]!}\n`).join(''))
-      else out(formatTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows))
+      const { text, count } = await listTasks(s, services, filterArgs(o.filter), o)
+      if (count === 0) throw new CliError(`nothing found in stack: ${namespace}`)
+      out(text)
     })
 
   stack.command('rm')

@@ -13,5 +13,5 @@ export type {
 } from './service.js'
 export type { TaskStatus, TaskObject, NewTask, TaskUpdate, TaskDeletion, TaskNetworkAddress } from './task.js'
 export type { NetworkSpec, NetworkIpamConfig, NetworkObject } from './network.js'
-export type { BlobSpec, SecretObject, ConfigObject } from './secret.js'
+export type { BlobObject, BlobSpec, SecretObject, ConfigObject } from './secret.js'
 export { EMPTY_STATE, type StoreState } from './store-state.js'

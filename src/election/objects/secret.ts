@@ -12,7 +12,8 @@ export interface BlobSpec {
   readonly Labels: Readonly<Record<string, string>>
 }
 
-export interface SecretObject {
+/** What secrets and configs share: identity, Raft version, times and spec. */
+export interface BlobObject {
   readonly id: string
   /** Equal to `spec.Name`. */
   readonly name: string
@@ -20,17 +21,13 @@ export interface SecretObject {
   readonly createdAtMs: number
   readonly updatedAtMs: number
   readonly spec: BlobSpec
+}
+
+export interface SecretObject extends BlobObject {
   /** The data sealed: nonce (12 bytes) | ciphertext | tag (16 bytes). Never the plaintext. */
   readonly sealed: Uint8Array
 }
 
-export interface ConfigObject {
-  readonly id: string
-  /** Equal to `spec.Name`. */
-  readonly name: string
-  readonly version: number
-  readonly createdAtMs: number
-  readonly updatedAtMs: number
-  readonly spec: BlobSpec
+export interface ConfigObject extends BlobObject {
   readonly data: Uint8Array
 }

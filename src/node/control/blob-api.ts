@@ -7,7 +7,7 @@
  */
 import { z } from 'zod'
 import { FlotillaError, newObjectId } from '../../membership/index.js'
-import type { BlobSpec, ConfigObject, SecretObject, StoreState } from '../../election/index.js'
+import type { BlobObject, BlobSpec, ConfigObject, SecretObject, StoreState } from '../../election/index.js'
 import { seal, secretsKey, unseal } from '../../tasks/index.js'
 import { parseJson } from './http-server.js'
 import type { Router } from './router.js'
@@ -56,8 +56,6 @@ export function parseBlobSpec (kind: Kind, body: unknown): ParsedSpec {
   }
   return { spec: { Name: name, Labels: b.Labels ?? {} }, data }
 }
-
-interface BlobObject { readonly id: string, readonly name: string, readonly version: number, readonly createdAtMs: number, readonly updatedAtMs: number, readonly spec: BlobSpec }
 
 /** Docker's Secret (no Data, ever) or Config (Data as base64). */
 export function blobJson (kind: Kind, o: SecretObject | ConfigObject): Record<string, unknown> {

@@ -15,3 +15,4 @@ export type { TaskStatus, TaskObject, NewTask, TaskUpdate, TaskDeletion, TaskNet
 export type { NetworkSpec, NetworkIpamConfig, NetworkObject } from './network.js'
 export type { BlobObject, BlobSpec, SecretObject, ConfigObject } from './secret.js'
 export { EMPTY_STATE, type StoreState } from './store-state.js'
+export { cidrSize, formatCidr, ipToNumber, numberToIp, overlaps, parseCidr, type Cidr } from './ipv4.js'

@@ -3,30 +3,31 @@
  * subnet and VXLAN ID from the state it read; they are checked again here, since another network may
  * have taken them in between.
  */
-import type { NetworkObject, ServiceObject, StoreState } from '../objects/index.js'
+import { overlaps, parseCidr, type Cidr, type NetworkObject, type ServiceObject, type StoreState } from '../objects/index.js'
 import { addressClash } from './addresses.js'
 import { refuse, type Applied } from './applied.js'
 import type { Command } from './commands.js'
 
 type Op<K extends Command['op']> = Extract<Command, { op: K }>
 
-/** An IPv4 prefix as [first, last] address numbers; null for text that is not one (refused by the socket before). */
-function range (cidr: string): [number, number] | null {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr)
-  if (m === null) return null
-  const base = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0
-  return [base, base + 2 ** (32 - Number(m[5])) - 1]
+/** A stored subnet as a prefix; null for text that is not one (the socket refused such text before). */
+function prefix (cidr: string): Cidr | null {
+  try {
+    return parseCidr(cidr, 'Subnet')
+  } catch {
+    return null
+  }
 }
 
 /** Why `n` cannot join the networks of `state`, or null. */
 export function networkClash (state: StoreState, n: Omit<NetworkObject, 'version'>): string | null {
-  const mine = range(n.subnet)
+  const mine = prefix(n.subnet)
   for (const other of state.networks.values()) {
     if (other.id === n.id) continue
     if (other.name === n.name) return `network with name ${n.name} already exists`
     if (other.vxlanId === n.vxlanId) return `VXLAN ID ${n.vxlanId} is taken by network ${other.name}`
-    const theirs = range(other.subnet)
-    if (mine !== null && theirs !== null && mine[0] <= theirs[1] && theirs[0] <= mine[1]) {
+    const theirs = prefix(other.subnet)
+    if (mine !== null && theirs !== null && overlaps(mine, theirs)) {
       return `subnet ${n.subnet} overlaps network ${other.name}'s ${other.subnet}`
     }
   }

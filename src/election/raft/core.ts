@@ -9,6 +9,9 @@ import type {
   ConfChange, Entry, HardState, Message, RaftConfig, RaftId, RaftInitialState, Ready, ReadState, Role, Snapshot, SoftState
 } from './types.js'
 import { isValidMessage } from './validate.js'
+import { judgeAppend } from './follower-append.js'
+import { grantsVote, judgeTerm } from './term-check.js'
+import { bootstrapState, forceNewClusterState } from './initial-state.js'
 
 type Campaign = 'pre-vote' | 'vote' | 'transfer'
 
@@ -95,31 +98,10 @@ export class RaftCore {
     this.#reportedSoft = this.#softState()
   }
 
-  /**
-   * `swarm init`: a one-voter cluster whose log starts with a conf entry adding `id` (term 1, committed),
-   * so that members added later learn the first voter from the log. The driver persists it before use.
-   */
-  static bootstrap (id: RaftId): RaftInitialState {
-    const entry: Entry = { kind: 'conf', term: 1, index: 1, change: { type: 'add-voter', id } }
-    return { hardState: { term: 1, vote: null, commit: 1 }, snapshot: null, entries: [entry] }
-  }
-
-  /**
-   * Disaster recovery (swarmkit's --force-new-cluster): keep the whole log, append `reset-voters [id]`
-   * at lastIndex + 1 with a term above any seen, and commit through it: this node alone is the cluster
-   * and elects itself. The driver persists the result before constructing the core.
-   */
-  static forceNewCluster (initial: RaftInitialState, id: RaftId): RaftInitialState {
-    const log = new RaftLog(initial.snapshot, initial.entries)
-    const term = Math.max(initial.hardState.term, log.lastTerm()) + 1
-    const index = log.lastIndex() + 1
-    const entry: Entry = { kind: 'conf', term, index, change: { type: 'reset-voters', voters: [id] } }
-    return {
-      hardState: { term, vote: null, commit: index },
-      snapshot: initial.snapshot,
-      entries: [...log.slice(log.firstIndex(), log.lastIndex()), entry]
-    }
-  }
+  /** `swarm init` (see initial-state.ts). */
+  static readonly bootstrap = bootstrapState
+  /** Disaster recovery, swarmkit's --force-new-cluster (see initial-state.ts). */
+  static readonly forceNewCluster = forceNewClusterState
 
   // ─── inputs ────────────────────────────────────────────────────────────────────────────────────
 
@@ -132,32 +114,19 @@ export class RaftCore {
   /** Deliver a message from the network. Malformed messages and messages for another node are dropped. */
   step (m: Message): void {
     if (!isValidMessage(m) || m.to !== this.#id || m.from === this.#id) return
-    if (m.term > this.#term) {
-      if (m.type === 'pre-vote' || m.type === 'vote') {
-        // Leader lease (thesis §4.2.3, §9.6): a node that heard from a live leader within the minimum
-        // election timeout does not let a (pre-)candidate disrupt it, unless this is a transfer.
-        const inLease = this.#leader !== null && this.#electionElapsed < this.#c.electionTicks
-        if (inLease && !(m.type === 'vote' && m.transfer)) {
-          if (m.type === 'pre-vote') this.#send({ type: 'pre-vote-resp', to: m.from, granted: false })
-          return
-        }
-      }
-      if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && m.granted)) {
-        // PreVote (thesis §9.6): asking and granting a pre-vote never changes anyone's term.
-      } else if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
-        this.#becomeFollower(m.term, m.from)
-      } else {
-        this.#becomeFollower(m.term, null) // Raft §5.1: a higher term makes us a follower
-      }
-    } else if (m.term < this.#term) {
-      // Stale sender (§5.1). A stale leader learns our term (it may have been partitioned while we
-      // moved on, and with CheckQuorum it could not learn it from our votes); a stale pre-candidate is refused.
-      if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
-        this.#send({ type: 'append-resp', to: m.from, success: false, matchIndex: 0, hintIndex: 0, hintTerm: 0 })
-      } else if (m.type === 'pre-vote') {
+    const verdict = judgeTerm(m, this.#term, this.#leader !== null && this.#electionElapsed < this.#c.electionTicks)
+    switch (verdict.kind) {
+      case 'drop': return
+      case 'refuse-pre-vote':
         this.#send({ type: 'pre-vote-resp', to: m.from, granted: false })
-      }
-      return
+        return
+      case 'tell-stale-leader':
+        this.#send({ type: 'append-resp', to: m.from, success: false, matchIndex: 0, hintIndex: 0, hintTerm: 0 })
+        return
+      case 'follow':
+        this.#becomeFollower(m.term, verdict.leader)
+        break
+      case 'continue':
     }
 
     switch (m.type) {
@@ -457,18 +426,14 @@ export class RaftCore {
   /** RequestVote (§5.2, §5.4.1) and PreVote (thesis §9.6); term and lease checks were done in `step`. */
   #handleVoteRequest (m: Extract<Message, { type: 'pre-vote' | 'vote' }>): void {
     const resp = m.type === 'pre-vote' ? 'pre-vote-resp' : 'vote-resp'
-    const canVote = this.#vote === m.from ||
-      (this.#vote === null && this.#leader === null) ||
-      (m.type === 'pre-vote' && m.term > this.#term)
-    // §5.4.1 election restriction: only for a candidate whose log is at least as up to date as ours.
-    if (canVote && this.#log.isUpToDate(m.lastIndex, m.lastTerm)) {
-      this.#send({ type: resp, to: m.from, term: m.term, granted: true })
-      if (m.type === 'vote') {
-        this.#vote = m.from
-        this.#electionElapsed = 0
-      }
-    } else {
+    if (!grantsVote(m, { term: this.#term, vote: this.#vote, leader: this.#leader, log: this.#log })) {
       this.#send({ type: resp, to: m.from, granted: false })
+      return
+    }
+    this.#send({ type: resp, to: m.from, term: m.term, granted: true })
+    if (m.type === 'vote') {
+      this.#vote = m.from
+      this.#electionElapsed = 0
     }
   }
 
@@ -500,43 +465,18 @@ export class RaftCore {
   // ─── follower side of replication (§5.3, §7) ───────────────────────────────────────────────────
 
   #handleAppend (m: Extract<Message, { type: 'append' }>): void {
-    let prevIndex = m.prevIndex
-    let entries = m.entries
-    if (prevIndex < this.#commit) {
-      // Entries up to our commit index are committed, hence in the leader's log (§5.4): skip them.
-      const skip = Math.min(this.#commit - prevIndex, entries.length)
-      entries = entries.slice(skip)
-      prevIndex += skip
-      if (prevIndex < this.#commit) {
-        this.#send({ type: 'append-resp', to: m.from, success: true, matchIndex: this.#commit, hintIndex: 0, hintTerm: 0 })
+    const d = judgeAppend(this.#log, this.#commit, m)
+    switch (d.kind) {
+      case 'drop': return
+      case 'reject':
+        this.#send({ type: 'append-resp', to: m.from, success: false, matchIndex: m.prevIndex, hintIndex: d.hintIndex, hintTerm: d.hintTerm })
         return
-      }
-    } else if (!this.#log.matchTerm(prevIndex, m.prevTerm)) {
-      // §5.3 consistency check failed. Fast back-off: hint the last index whose term is ≤ prevTerm, so
-      // the leader skips a whole conflicting term per round trip.
-      let hintIndex = this.#log.lastIndex()
-      if (prevIndex <= hintIndex) hintIndex = this.#log.findConflictByTerm(prevIndex, m.prevTerm)
-      const hintTerm = this.#log.term(hintIndex) ?? 0
-      this.#send({ type: 'append-resp', to: m.from, success: false, matchIndex: m.prevIndex, hintIndex, hintTerm })
-      return
+      case 'accept':
+        if (d.truncateFrom !== null) this.#truncate(d.truncateFrom)
+        this.#appendEntries(d.entries)
+        if (d.commit > this.#commit) this.#commit = d.commit
+        this.#send({ type: 'append-resp', to: m.from, success: true, matchIndex: d.matchIndex, hintIndex: 0, hintTerm: 0 })
     }
-    let conflict = -1
-    let i = 0
-    for (; i < entries.length; i++) {
-      const e = entries[i] as Entry
-      const t = this.#log.term(e.index)
-      if (t === undefined) break
-      if (t !== e.term) { conflict = e.index; break }
-    }
-    if (conflict !== -1) {
-      if (conflict <= this.#commit) return // would erase a committed entry: not from a real leader, drop
-      this.#truncate(conflict)
-    }
-    this.#appendEntries(entries.slice(i))
-    const lastNew = prevIndex + entries.length
-    const commit = Math.min(m.commit, lastNew)
-    if (commit > this.#commit) this.#commit = commit
-    this.#send({ type: 'append-resp', to: m.from, success: true, matchIndex: lastNew, hintIndex: 0, hintTerm: 0 })
   }
 
   #handleHeartbeat (m: Extract<Message, { type: 'heartbeat' }>): void {

@@ -138,7 +138,7 @@ export function dispatcherLinks (services: LeaderServices): Connect {
 /** Links that reach no leader: each heartbeat is answered after the same two microtask hops connectLocal takes. */
 export const nullLinks: Connect = (_id, handlers) => ({
   send (msg) { queueMicrotask(() => { if (msg.t === 'heartbeat') queueMicrotask(() => { handlers.onMessage({ t: 'heartbeat' }) }) }) },
-  close () {}
+  async close () {}
 })
 
 /** `count` simulated nodes, node IDs 0…count−1, driven by one timer. */
@@ -178,7 +178,7 @@ export class SimNodes {
 
   stop (): void {
     if (this.timer !== null) clearInterval(this.timer)
-    for (const n of this.nodes) n.link?.close()
+    for (const n of this.nodes) void n.link?.close()
   }
 
   /** Stop the heartbeats and reports of these nodes (their sessions stay open, as with a frozen host). */

@@ -74,6 +74,9 @@ export class Agent {
   private readonly duties: LeaderDuties
   /** Runs this node's tasks; one per membership. */
   private worker: Worker | null = null
+  /** The leader a manager named when it refused this node's session; tried next (see connectDispatcher). */
+  private redirectedTo: string | null = null
+  private askedManagers = 0
   private readonly engine: EngineWatch
   private readonly session: SessionPoll
   private key: NodeKey | null = null
@@ -141,13 +144,35 @@ export class Agent {
     return this.duties.dispatcherOf(this.managerRole)
   }
 
-  /** Open this node's dispatcher session: in-process when it leads, else over libp2p to the leader. */
+  /**
+   * Open this node's dispatcher session: in-process when it leads, else over libp2p to the leader. A
+   * node that has just started may not have heard a leader named yet: it then asks a manager it knows,
+   * which answers `not-leader` naming the leader, and the next attempt goes there. A restarted worker
+   * so reopens its session within a few round trips, before the leader's heartbeat deadline moves its
+   * tasks away, rather than after the managers' next gossip.
+   */
   private async connectDispatcher (m: Membership, handlers: LinkHandlers): Promise<DispatcherLink> {
     const local = this.dispatcher
     if (local !== null) return connectLocal(local, m.nodeId, handlers)
-    const leader = this.managerRole?.leaderId ?? m.leaderHint()
-    if (leader === null || leader === m.nodeId) throw new FlotillaError('unavailable', 'no leader is known yet', { retryable: true })
-    return await connectRemote(m, leader, handlers)
+    const named = this.managerRole?.leaderId ?? m.leaderHint() ?? this.redirectedTo
+    this.redirectedTo = null
+    const target = named ?? this.someManager(m)
+    if (target === null || target === m.nodeId) throw new FlotillaError('unavailable', 'no leader is known yet', { retryable: true })
+    return await connectRemote(m, target, {
+      ...handlers,
+      onMessage: msg => {
+        if (msg.t === 'not-leader' && msg.leaderId !== null && msg.leaderId !== '' && msg.leaderId !== target) this.redirectedTo = msg.leaderId
+        handlers.onMessage(msg)
+      }
+    })
+  }
+
+  /** A manager other than this node that is not known to be down, taken in turn: whom to ask who leads. */
+  private someManager (m: Membership): string | null {
+    const managers = m.members().filter(x => x.role === 'manager' && x.nodeId !== m.nodeId && x.liveness !== 'down' && x.addrs.length > 0)
+    if (managers.length === 0) return null
+    this.askedManagers = (this.askedManagers + 1) % managers.length
+    return managers[this.askedManagers]!.nodeId
   }
 
   private startWorker (m: Membership): void {

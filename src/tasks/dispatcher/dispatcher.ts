@@ -9,15 +9,17 @@ import type { StoreEvent, StoreState, TaskReport } from '../../election/index.js
 import type { LeaderDeps } from '../leader/store-view.js'
 import { assignmentOf, assignmentsOf, isAssignedTo } from './assignments.js'
 import { networkIndex, viewFor, viewsMayChange, type NetworkIndex } from './network-view.js'
-import { LEADER_GRACE_MS, NODE_DOWN_AFTER_MS, type Assignment, type LeaderMessage, type NodeMessage } from './protocol.js'
+import { AGENT_RESTART_GRACE_MS, LEADER_GRACE_MS, NODE_DOWN_AFTER_MS, type Assignment, type LeaderMessage, type NodeMessage } from './protocol.js'
 import type { NodeNetworkView } from '../executor/network-view.js'
 
 export interface DispatcherTiming {
   readonly downAfterMs: number
   readonly graceMs: number
+  /** After a node's `leaving`; AGENT_RESTART_GRACE_MS when not given. */
+  readonly restartGraceMs?: number
 }
 
-export const DEFAULT_DISPATCHER_TIMING: DispatcherTiming = { downAfterMs: NODE_DOWN_AFTER_MS, graceMs: LEADER_GRACE_MS }
+export const DEFAULT_DISPATCHER_TIMING: DispatcherTiming = { downAfterMs: NODE_DOWN_AFTER_MS, graceMs: LEADER_GRACE_MS, restartGraceMs: AGENT_RESTART_GRACE_MS }
 
 /** The leader's end of one node's session. */
 export interface DispatcherSession {
@@ -132,6 +134,12 @@ export class Dispatcher {
       case 'describe':
         this.markReady(s.nodeId, msg.description)
         return
+      case 'leaving': {
+        const graceMs = this.timing.restartGraceMs ?? AGENT_RESTART_GRACE_MS
+        this.deadlines.set(s.nodeId, this.deps.now() + graceMs)
+        this.log.info('node agent stopping; its tasks stay until it is back or the grace ends', { node: s.nodeId, graceMs })
+        return
+      }
       case 'heartbeat':
         if (node.status.state !== 'ready') this.markReady(s.nodeId, null)
         s.send({ t: 'heartbeat' })

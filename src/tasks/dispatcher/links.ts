@@ -48,6 +48,9 @@ export async function serveDispatch (membership: Membership, target: () => Dispa
   })
 }
 
+/** How long closing a session waits for its last frames to go out. */
+const CLOSE_FLUSH_MS = 1000
+
 /** Open a session with leader `leaderId` over libp2p. */
 export async function connectRemote (membership: Membership, leaderId: string, handlers: LinkHandlers): Promise<DispatcherLink> {
   const stream = await membership.dialMember(leaderId, DISPATCH_PROTOCOL, MAX_DISPATCH_FRAME, AbortSignal.timeout(DIAL_TIMEOUT_MS))
@@ -75,7 +78,15 @@ export async function connectRemote (membership: Membership, leaderId: string, h
       if (ended) return
       writes = writes.then(async () => { await stream.write(msg, life.signal) }).catch((err: unknown) => { end((err as Error).message) })
     },
-    close () { end('closed by this node', false) }
+    async close () {
+      if (ended) return
+      // What was sent last (reports, `leaving`) goes out before the stream ends, within a bound.
+      const flushed = writes.then(async () => { await stream.close() }).catch(() => {})
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([flushed, new Promise<void>(resolve => { timer = setTimeout(resolve, CLOSE_FLUSH_MS) })])
+      clearTimeout(timer)
+      end('closed by this node', false)
+    }
   }
 }
 
@@ -92,6 +103,7 @@ export function connectLocal (dispatcher: Dispatcher, nodeId: string, handlers: 
   const session = dispatcher.open(nodeId, msg => { queueMicrotask(() => { if (!ended) handlers.onMessage(msg) }) }, reason => { end(reason, true) })
   return {
     send (msg: NodeMessage) { queueMicrotask(() => { if (!ended) session.receive(msg) }) },
-    close () { end('closed by this node', false) }
+    // After the frames already sent, which cross on microtasks too.
+    async close () { await new Promise<void>(resolve => { queueMicrotask(() => { end('closed by this node', false); resolve() }) }) }
   }
 }

@@ -26,6 +26,12 @@ export const MAX_DISPATCH_FRAME = 16 * 1024 * 1024
 export const HEARTBEAT_PERIOD_MS = 500
 export const NODE_DOWN_AFTER_MS = 1800
 /**
+ * How long a node whose agent said it was stopping (`leaving`) keeps its tasks before it is marked down.
+ * Its containers still run; moving them at once would run each task twice until the agent is back, and
+ * an agent restart (under load, 2–5 s here) would move every task of the node.
+ */
+export const AGENT_RESTART_GRACE_MS = 10_000
+/**
  * How long a node waits without any frame from the leader (each heartbeat is answered) before it ends
  * the session and looks for the leader again: a leader cut off by a partition that drops packets never
  * closes the connection, and the node must reach the new leader within its grace.
@@ -66,6 +72,12 @@ export type NodeMessage =
   /** The node's description changed (engine up or down, resources). */
   | { readonly t: 'describe', readonly description: NodeDescription }
   | { readonly t: 'status', readonly reports: readonly Report[] }
+  /**
+   * The node's agent is stopping and leaves its containers running (a restart, an upgrade): the leader
+   * keeps its tasks there for AGENT_RESTART_GRACE_MS rather than NODE_DOWN_AFTER_MS before it marks the
+   * node down and moves them, as Nomad's heartbeat grace does for a restarting client.
+   */
+  | { readonly t: 'leaving' }
 
 /** Leader → node. */
 export type LeaderMessage =
@@ -112,6 +124,8 @@ export function parseNodeMessage (v: unknown): NodeMessage | null {
       return isDescription(v.description) ? { t: v.t, description: v.description } : null
     case 'heartbeat':
       return { t: 'heartbeat' }
+    case 'leaving':
+      return { t: 'leaving' }
     case 'status':
       return Array.isArray(v.reports) && v.reports.length <= MAX_REPORTS_PER_FRAME && v.reports.every(isReport)
         ? { t: 'status', reports: v.reports }
@@ -141,7 +155,8 @@ export function parseLeaderMessage (v: unknown): LeaderMessage | null {
  */
 export interface DispatcherLink {
   send(msg: NodeMessage): void
-  close(): void
+  /** End the session; resolves once what was sent has gone out (bounded), or at once for a local link. */
+  close(): Promise<void>
 }
 
 export interface LinkHandlers {

@@ -80,15 +80,15 @@ export class WorkerSession {
     if (this.state.phase === 'idle') this.connect()
   }
 
-  /** End the session for good: close the link, clear the timers. */
-  stop (): void {
+  /** End the session for good: close the link, clear the timers. Resolves once the link has sent what it was given (bounded). */
+  async stop (): Promise<void> {
     const s = this.state
     this.state = { phase: 'stopped' }
     if (s.phase === 'connecting' || s.phase === 'open') clearTimeout(s.deadline)
     if (s.phase === 'backoff') clearTimeout(s.timer)
     if (s.phase === 'open') {
       clearTimeout(s.silence)
-      s.link.close()
+      await s.link.close()
     }
   }
 
@@ -132,7 +132,7 @@ export class WorkerSession {
   private opened (attempt: number, link: DispatcherLink): void {
     const s = this.state
     if (s.phase !== 'connecting' || s.attempt !== attempt) {
-      link.close() // this attempt timed out or the worker stopped meanwhile
+      void link.close() // this attempt timed out or the worker stopped meanwhile
       return
     }
     const description = this.deps.describe()
@@ -177,7 +177,7 @@ export class WorkerSession {
     // The state leaves this attempt before the link closes, so that its onClose is ignored.
     this.state = { phase: 'backoff', timer: setTimeout(() => { this.connect() }, delayMs) }
     if (s.phase === 'open') {
-      s.link.close()
+      void s.link.close()
       if (s.synced) this.deps.logger.info('dispatcher session ended', { reason })
     }
     this.deps.logger.debug('reconnecting to the dispatcher', { reason, delayMs })

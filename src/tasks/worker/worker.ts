@@ -99,7 +99,7 @@ export class Worker {
 
   /**
    * Close the session and stop driving tasks, leaving their containers as they are: the next agent start
-   * adopts them. Pending reports are sent first if a session is open. Resolves once the controller calls
+   * adopts them. Pending reports and a `leaving` are sent first if a session is open. Resolves once the controller calls
    * in flight have returned, or after STOP_WAIT_MS.
    */
   async stop (): Promise<void> {
@@ -109,11 +109,13 @@ export class Worker {
     if (this.flushTimer !== null) clearImmediate(this.flushTimer)
     this.tickTimer = this.flushTimer = null
     while (this.reports.size > 0 && this.session.open) this.session.send({ t: 'status', reports: this.reports.take(MAX_REPORTS_PER_FRAME) })
-    this.session.stop()
+    // The containers stay: the leader keeps the tasks here for a restart's grace, not a crash's deadline.
+    this.session.send({ t: 'leaving' })
+    const closing = this.session.stop()
     const runs = [...this.managers.values()].map(async m => { await m.close() })
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>(resolve => { timer = setTimeout(resolve, STOP_WAIT_MS) })
-    await Promise.race([Promise.all(runs), timeout])
+    await Promise.race([Promise.all([...runs, closing]), timeout])
     clearTimeout(timer)
     await this.networks?.close()
   }

@@ -238,7 +238,7 @@ describe('the network view a node is sent', () => {
       await new Promise(resolve => setTimeout(resolve, 100))
       expect(views()).toHaveLength(sent) // a change that moves no view sends nothing
     } finally {
-      link.close()
+      void link.close()
       dispatcher.stop()
       for (const p of parts) p.stop()
     }

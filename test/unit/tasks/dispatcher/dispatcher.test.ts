@@ -56,6 +56,24 @@ describe('dispatcher', () => {
     expect(leader.state.nodes.get('n2')!.status.state).toBe('ready')
   })
 
+  it('keeps a node whose agent said it was stopping ready through the restart grace, then marks it down', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] })
+    const leader = new MemoryLeader()
+    leader.addNode('n2')
+    const dispatcher = new Dispatcher(leader.deps(), { downAfterMs: 200, graceMs: 200, restartGraceMs: 1000 })
+    dispatcher.start()
+    stops.push(() => { dispatcher.stop() })
+    open(dispatcher, 'n1')
+    open(dispatcher, 'n2').receive({ t: 'leaving' })
+    const advance = (ms: number): void => { leader.nowMs += ms; vi.advanceTimersByTime(ms) }
+    advance(600)
+    // n1 crashed (silent past its deadline); n2 is restarting its agent.
+    expect(leader.state.nodes.get('n1')!.status.state).toBe('down')
+    expect(leader.state.nodes.get('n2')!.status.state).toBe('ready')
+    advance(600)
+    expect(leader.state.nodes.get('n2')!.status).toMatchObject({ state: 'down', message: 'heartbeat failure' })
+  })
+
   it('takes many nodes\' reports into a large store in rounds, every report applied', async () => {
     const leader = new MemoryLeader()
     const nodes = Array.from({ length: 40 }, (_, i) => `w${i}`)

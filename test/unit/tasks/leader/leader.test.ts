@@ -86,7 +86,7 @@ describe('leader components on one store', () => {
     await waitFor('n1 down', () => leader.state.nodes.get('n1')?.status.state === 'down', 5000, 10)
     await waitFor('4 running-desired tasks on n2', () => perNode(tasksOf(leader, id)).n2 === 4 && perNode(tasksOf(leader, id)).n1 === undefined, 5000, 10)
     expect(leader.state.nodes.get('n2')?.status.state).toBe('ready')
-    link.close()
+    void link.close()
   })
 
   it('runs one global task per eligible node, and follows joins and drains', async () => {

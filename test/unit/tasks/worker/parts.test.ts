@@ -88,7 +88,7 @@ describe('WorkerSession', () => {
     let release: (() => void) | undefined
     const session = new WorkerSession({
       connect: async () => {
-        const link = { closed: false, sent: [] as unknown[], send (m: unknown) { this.sent.push(m) }, close () { this.closed = true } }
+        const link = { closed: false, sent: [] as unknown[], send (m: unknown) { this.sent.push(m) }, async close () { this.closed = true } }
         links.push(link)
         if (links.length === 1) await new Promise<void>(resolve => { release = resolve }) // hangs until released
         return link
@@ -99,7 +99,7 @@ describe('WorkerSession', () => {
       onOpen: () => {},
       openTimeoutMs: 30
     })
-    onTestFinished(() => { session.stop() })
+    onTestFinished(() => { void session.stop() })
     session.start()
     // The first connect hangs; the second opens but no full set ever comes: both attempts time out.
     await until('a third attempt', () => links.length >= 3, 3000)
@@ -123,7 +123,7 @@ describe('WorkerSession', () => {
             if (m.t === 'open') queueMicrotask(() => { handlers.onMessage({ t: 'assignments', full: true, tasks: [], removed: [] }) })
             if (m.t === 'heartbeat') queueMicrotask(() => { handlers.onMessage({ t: 'heartbeat' }) })
           },
-          close () { this.closed = true }
+          async close () { this.closed = true }
         }
         links.push(link)
         return link
@@ -135,7 +135,7 @@ describe('WorkerSession', () => {
       openTimeoutMs: 5000,
       silenceMs: 150
     })
-    onTestFinished(() => { session.stop() })
+    onTestFinished(() => { void session.stop() })
     session.start()
     await until('the session synced', () => session.synced)
     // Heartbeats answered for three silence periods: the session stays.

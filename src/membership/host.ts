@@ -45,6 +45,8 @@ export class P2PHost {
   static async start (init: HostInit): Promise<P2PHost> {
     // The gater is built before the host object exists; it consults whatever `setDenied` installs later.
     const gate = { denied: (_peerId: string): boolean => false }
+    // Distinct fast IDs for messages without publisher or seqno (refused anyway under StrictSign).
+    let unsignedMessages = 0
     let node: Libp2p<{ pubsub: PubSub }>
     try {
       node = await createLibp2p({
@@ -53,8 +55,9 @@ export class P2PHost {
         transports: [tcp()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
-        // A busy 2-core host must not look like a dead peer: liveness is the failure detector's job.
-        connectionMonitor: { abortConnectionOnPingFailure: false },
+        // Liveness is SWIM's job: libp2p's monitor would ping every connection every 10 s (a stream each
+        // time, O(N) work per member) and could close a busy peer's connection.
+        connectionMonitor: { enabled: false },
         // libp2p limits inbound connections per second from one IP (5 by default): a cluster behind one
         // address (tests, NAT) or a burst of joins must not be dropped for that.
         connectionManager: { maxConnections: 1000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
@@ -68,10 +71,10 @@ export class P2PHost {
           pubsub: gossipsub({
             allowPublishToZeroTopicPeers: true, // a one-node cluster is normal
             emitSelf: false,
-            floodPublish: true, // every member is a direct peer: reach all, not only the mesh
-            // A small mesh: the publisher already reaches every member directly, so forwarding is a
-            // backup for members not (yet) connected, and each extra copy costs every node CPU
-            // (measured at 10 agents: D=3 17.1 % idle CPU per agent, D=1 11.5 %).
+            floodPublish: true, // SWIM's news reaches every member the publisher is connected to at once
+            // A small mesh: the publisher already reaches its connected members directly, and SWIM's own
+            // gossip carries news to the others, so forwarding is only a backup; each extra copy costs
+            // every node CPU (measured at 10 agents with heartbeats: D=3 17.1 % idle CPU per agent, D=1 11.5 %).
             D: 1,
             Dlo: 1,
             Dhi: 2,
@@ -79,6 +82,13 @@ export class P2PHost {
             Dscore: 1,
             Dlazy: 2,
             fallbackToFloodsub: false,
+            // Copies of a message arrive from the publisher and from mesh peers; without a fast ID gossipsub
+            // verifies each copy's signature before it finds it is a duplicate (measured: two thirds of the
+            // verifications on a leader during a burst of joins). The ID is (publisher, seqno): a copy
+            // whose signature would not verify never enters the cache (gossipsub adds it after validation).
+            fastMsgIdFn: msg => msg.from !== undefined && msg.seqno !== undefined
+              ? Buffer.from(msg.from).toString('base64') + Buffer.from(msg.seqno).toString('base64')
+              : `unsigned:${++unsignedMessages}`,
             // Members are certified; many behind one IP (tests, NAT) is normal, not a Sybil attack.
             scoreParams: { IPColocationFactorWeight: 0 }
           })

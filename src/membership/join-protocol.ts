@@ -21,7 +21,12 @@ import type { P2PHost } from './host.js'
  */
 export const JOIN_PROTOCOL = '/flotilla/join/1.0.0'
 const MAX_JOIN_FRAME = 256 * 1024
-const JOIN_TIMEOUT_MS = 10_000
+/**
+ * The whole handshake, on both sides. A burst of joins is admitted one Raft commit after another by a
+ * leader that is busy with the joiners themselves: 10 s was too short for 19 agents joining at once on
+ * two cores (bench:membership), with the old membership as with SWIM. Docker's join waits 20 s.
+ */
+const JOIN_TIMEOUT_MS = 30_000
 
 export interface JoinRequest {
   readonly peerId: string

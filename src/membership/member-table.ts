@@ -1,6 +1,13 @@
-import { FailureDetector, type FailureDetectorConfig, type Liveness } from './failure-detector.js'
-import type { CertificateClaims, NodeRole } from './certificate.js'
-import type { Heartbeat, NodeDescription } from './heartbeat.js'
+import type { NodeRole } from './certificate.js'
+import type { NodeDescription } from './node-view.js'
+import type { SignedView } from './swim-claims.js'
+
+/**
+ * A member's liveness as this node shows it, from SWIM's state (swim-driver.ts): alive → ready,
+ * suspect → suspect, dead or left → down; 'unknown' for a member remembered from an earlier run (or a
+ * join grant) until SWIM has its view or finds it gone.
+ */
+export type Liveness = 'unknown' | 'ready' | 'suspect' | 'down'
 
 /** One member as this node sees it. `version` grows whenever a field that users see changes. */
 export interface Member {
@@ -11,7 +18,9 @@ export interface Member {
   readonly addrs: readonly string[]
   readonly description: NodeDescription | null
   readonly liveness: Liveness
+  /** SWIM incarnation: grows when the member restarts, refutes a suspicion or changes its view. */
   readonly incarnation: number
+  /** Version of the member's view (SWIM's metadata version); 0 until one arrived. */
   readonly seq: number
   readonly leaderId: string
   /** From the certificate: when the node was admitted. */
@@ -23,17 +32,13 @@ export interface Member {
 }
 
 export type MemberEvent =
-  | { readonly kind: 'joined', readonly member: Member } // first heartbeat of a node this table did not know
+  | { readonly kind: 'joined', readonly member: Member } // first view of a node this table did not know
   | { readonly kind: 'up', readonly member: Member } // back to ready (a known node, e.g. restarted)
   | { readonly kind: 'suspect', readonly member: Member }
   | { readonly kind: 'down', readonly member: Member }
   | { readonly kind: 'left', readonly member: Member }
 
-export type HeartbeatVerdict =
-  | { readonly accepted: true, readonly events: readonly MemberEvent[] }
-  | { readonly accepted: false, readonly reason: string }
-
-/** What a member was last known as, kept on disk so that a restarted agent can list and redial it. */
+/** What a member was last known as, kept on disk so that a restarted agent can list and reach it. */
 export interface KnownMember {
   readonly nodeId: string
   readonly peerId: string
@@ -44,97 +49,91 @@ export interface KnownMember {
   readonly left: boolean
 }
 
+/** A change to one member: its (verified) view, its liveness, its SWIM incarnation; any may be absent. */
+export interface MemberChange {
+  readonly view?: SignedView
+  readonly liveness?: Exclude<Liveness, 'unknown'>
+  readonly left?: boolean
+  readonly incarnation?: number
+}
+
 /**
- * The member table: applies authenticated heartbeats, refuses stale or replayed ones, and turns silence
- * into liveness changes through the failure detector. Pure: time comes in as `nowMs`.
+ * The member table the rest of the agent reads: one entry per member whose view (signed by the member,
+ * swim-claims.ts) this node holds, with the liveness SWIM gives it. A member SWIM knows but whose view
+ * has not arrived is not listed yet. Pure: time comes in as `nowMs`.
  */
 export class MemberTable {
   private readonly members = new Map<string, Member>()
-  private readonly detector: FailureDetector
   private version = 0
 
-  constructor (private readonly selfNodeId: string, config: FailureDetectorConfig) {
-    this.detector = new FailureDetector(config)
-  }
+  constructor (private readonly selfNodeId: string) {}
 
-  /** Seed a member known from an earlier run; it shows as unknown until heard, then down if it stays silent. */
+  /**
+   * Seed a member known from an earlier run (or a join grant): unknown until SWIM, which probes it from the
+   * start, finds it alive (with its view) or dead.
+   */
   restore (known: KnownMember, nowMs: number): void {
-    if (this.members.has(known.nodeId)) return
-    const liveness: Liveness = known.left ? 'down' : 'unknown'
+    if (this.members.has(known.nodeId) || known.nodeId === this.selfNodeId) return
     this.members.set(known.nodeId, {
       ...known,
       description: null,
-      liveness,
+      liveness: known.left ? 'down' : 'unknown',
       incarnation: 0,
       seq: 0,
       leaderId: '',
       updatedAtMs: nowMs,
       version: ++this.version
     })
-    if (known.left) this.detector.left(known.nodeId, nowMs)
-    else this.detector.track(known.nodeId, nowMs)
   }
 
-  /**
-   * Apply a heartbeat whose certificate was already verified (`claims`). Refuses one that is not newer
-   * than the last heard from that node, or whose certificate names a different peer than the one on record.
-   */
-  applyHeartbeat (hb: Heartbeat, claims: CertificateClaims, nowMs: number): HeartbeatVerdict {
-    const prev = this.members.get(claims.nodeId)
-    if (prev !== undefined) {
-      if (prev.peerId !== claims.peerId) return { accepted: false, reason: `node ${claims.nodeId} is bound to another peer` }
-      const newer = hb.incarnation > prev.incarnation || (hb.incarnation === prev.incarnation && hb.seq > prev.seq)
-      if (!newer) return { accepted: false, reason: `stale or replayed heartbeat from ${claims.nodeId} (incarnation ${hb.incarnation}, seq ${hb.seq})` }
-    }
-    const leaving = hb.status === 'leaving'
-    // The local node is alive by definition: the detector never tracks it, so a stalled event loop
-    // cannot make it "come back up".
-    const isSelf = claims.nodeId === this.selfNodeId
-    const change = isSelf ? null : leaving ? this.detector.left(claims.nodeId, nowMs) : this.detector.heard(claims.nodeId, nowMs)
-    const liveness = isSelf ? (leaving ? 'down' : 'ready') : this.detector.liveness(claims.nodeId)
-    const visibleChange = prev === undefined || change !== null || prev.hostname !== hb.hostname || prev.role !== claims.role ||
-      prev.addrs.join() !== hb.addrs.join() || JSON.stringify(prev.description) !== JSON.stringify(hb.description)
-    const member: Member = {
-      nodeId: claims.nodeId,
-      peerId: claims.peerId,
-      role: claims.role,
-      hostname: hb.hostname,
-      addrs: [...hb.addrs],
-      description: hb.description,
+  /** This node's own entry: always ready (a stalled event loop cannot make it "come back up"); no events. */
+  setSelf (view: SignedView, incarnation: number, nowMs: number): void {
+    this.update(this.selfNodeId, { view, liveness: 'ready', incarnation }, nowMs)
+  }
+
+  /** Apply `change` to member `nodeId`. A member without a view yet is not listed, and yields no events. */
+  update (nodeId: string, change: MemberChange, nowMs: number): MemberEvent[] {
+    const prev = this.members.get(nodeId)
+    const v = change.view
+    if (prev === undefined && v === undefined) return []
+    const liveness = nodeId === this.selfNodeId ? 'ready' : change.liveness ?? prev?.liveness ?? 'unknown'
+    const left = change.left ?? (liveness === 'ready' ? false : (prev?.left ?? false))
+    const view = v?.view
+    const next: Member = {
+      nodeId,
+      peerId: v?.claims.peerId ?? prev!.peerId,
+      role: v?.claims.role ?? prev!.role,
+      hostname: view?.hostname ?? prev!.hostname,
+      addrs: view?.addrs ?? prev!.addrs,
+      description: view?.description ?? prev?.description ?? null,
       liveness,
-      incarnation: hb.incarnation,
-      seq: hb.seq,
-      leaderId: hb.leaderId,
-      createdAtMs: claims.issuedAtMs,
-      updatedAtMs: visibleChange ? nowMs : (prev?.updatedAtMs ?? nowMs),
-      version: visibleChange ? ++this.version : (prev?.version ?? ++this.version),
-      left: leaving
+      incarnation: Math.max(change.incarnation ?? 0, prev?.incarnation ?? 0),
+      seq: v?.mv ?? prev?.seq ?? 0,
+      leaderId: view?.leaderId ?? prev?.leaderId ?? '',
+      createdAtMs: v?.claims.issuedAtMs ?? prev!.createdAtMs,
+      updatedAtMs: prev?.updatedAtMs ?? nowMs,
+      version: prev?.version ?? 0,
+      left
     }
-    this.members.set(member.nodeId, member)
-    const events: MemberEvent[] = []
-    if (leaving) {
-      if (prev === undefined || !prev.left) events.push({ kind: 'left', member })
-    } else if (prev === undefined) {
-      events.push({ kind: 'joined', member })
-    } else if (change !== null && (change.from === 'down' || change.from === 'unknown')) {
-      events.push({ kind: 'up', member })
+    const visible = prev === undefined || prev.liveness !== next.liveness || prev.left !== next.left || prev.role !== next.role ||
+      prev.hostname !== next.hostname || prev.addrs.join() !== next.addrs.join() || prev.leaderId !== next.leaderId ||
+      prev.peerId !== next.peerId || JSON.stringify(prev.description) !== JSON.stringify(next.description)
+    const member: Member = visible ? { ...next, updatedAtMs: nowMs, version: ++this.version } : next
+    this.members.set(nodeId, member)
+    if (nodeId === this.selfNodeId) return []
+    if (prev === undefined) return [{ kind: 'joined', member }]
+    if (prev.liveness === liveness && prev.left === left) return []
+    switch (liveness) {
+      case 'ready': return prev.liveness === 'down' || prev.liveness === 'unknown' ? [{ kind: 'up', member }] : []
+      case 'suspect': return [{ kind: 'suspect', member }]
+      case 'down': return left ? (prev.left ? [] : [{ kind: 'left', member }]) : [{ kind: 'down', member }]
+      case 'unknown': return []
     }
-    return { accepted: true, events }
   }
 
-  /** Advance time: members that fell silent become suspect, then down. The local node never does. */
-  tick (nowMs: number): MemberEvent[] {
-    const events: MemberEvent[] = []
-    for (const change of this.detector.tick(nowMs)) {
-      if (change.nodeId === this.selfNodeId) continue
-      const prev = this.members.get(change.nodeId)
-      if (prev === undefined) continue
-      const member: Member = { ...prev, liveness: change.to, updatedAtMs: nowMs, version: ++this.version }
-      this.members.set(member.nodeId, member)
-      if (change.to === 'down') events.push({ kind: 'down', member })
-      else if (change.to === 'suspect') events.push({ kind: 'suspect', member })
-    }
-    return events
+  /** Drop a member altogether (removed from the cluster). */
+  forget (nodeId: string): void {
+    this.members.delete(nodeId)
   }
 
   get (nodeId: string): Member | undefined {
@@ -151,7 +150,7 @@ export class MemberTable {
     return [...this.members.values()].sort((a, b) => a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)
   }
 
-  /** The durable part of every member, for the data dir. */
+  /** The durable part of every member, for the data dir and join grants. */
   known (): KnownMember[] {
     return this.list().map(m => ({
       nodeId: m.nodeId, peerId: m.peerId, role: m.role, hostname: m.hostname, addrs: m.addrs, createdAtMs: m.createdAtMs, left: m.left

@@ -20,7 +20,11 @@ export interface MembershipState {
   readonly rootPublicKeyDer: Uint8Array
   readonly listenAddr: string
   readonly advertiseAddr: string
-  /** Grows on every start, so that peers can tell a restarted node's heartbeats from replays. */
+  /**
+   * The highest SWIM incarnation this node may have announced: reserved ahead, a block at a time, before
+   * any of it is used (swim-driver.ts). A start begins above it, so peers take a restarted node's alive
+   * over its old death, and its broadcasts over replays of its last run's.
+   */
   readonly incarnation: number
   readonly members: readonly KnownMember[]
 }
@@ -90,4 +94,38 @@ export async function clearMembership (dataDir: string): Promise<void> {
 /** Drop the node key: the next `loadOrCreateNodeKey` makes a new identity (a departed or removed node's stays refused). */
 export async function removeNodeKey (dataDir: string): Promise<void> {
   await removeIfExists(join(dataDir, KEY_FILE))
+}
+
+/**
+ * membership.json as a running node keeps it: `state` is the latest, and each write saves the state as it
+ * is when the write starts. Writes go one at a time (they share a temporary file); `saveSoon` gathers
+ * a burst of member changes into one write.
+ */
+export class MembershipStateFile {
+  private writing: Promise<void> = Promise.resolve()
+  private timer: NodeJS.Timeout | null = null
+
+  constructor (private readonly dataDir: string, public state: MembershipState, private readonly onError: (err: Error) => void) {}
+
+  async save (): Promise<void> {
+    const write = this.writing.then(async () => { await saveMembershipState(this.dataDir, this.state) })
+    this.writing = write.catch(() => {})
+    await write
+  }
+
+  /** Save within `delayMs`, once for all the calls until then; a failure goes to `onError`. */
+  saveSoon (delayMs: number, update: () => void): void {
+    if (this.timer !== null) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      update()
+      this.save().catch((err: unknown) => { this.onError(err as Error) })
+    }, delayMs)
+  }
+
+  /** No more delayed saves (the node stops; it saves once more itself). */
+  stop (): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
 }

@@ -1,141 +1,97 @@
 import { P2PHost, type StreamHandlerInit } from './host.js'
 import { MemberTable, type Member, type MemberEvent, type KnownMember } from './member-table.js'
-import type { HeartbeatStatus, NodeDescription } from './heartbeat.js'
+import type { NodeView } from './node-view.js'
 import { certificateClaims, verifyCertificate, type CertificateClaims, type NodeRole } from './certificate.js'
-import { clearMembership, saveMembershipState, type MembershipState, type NodeKey } from './membership-state.js'
+import { MembershipStateFile, clearMembership, saveMembershipState, type MembershipState } from './membership-state.js'
 import { serveJoin, type AdmitResult, type JoinGrant, type JoinRequest } from './join-protocol.js'
 import { parseToken } from './token.js'
 import { FlotillaError } from './errors.js'
-import { HeartbeatGossip } from './heartbeat-gossip.js'
 import { joinThrough } from './join-client.js'
-import { Redialer } from './redialer.js'
 import { Revocations } from './revocations.js'
 import { formatHostPort, toMultiaddr, fromMultiaddr, type HostPort } from './addr.js'
 import type { FrameStream } from './frame-stream.js'
 import { dialMember, serveMembers, type MemberStreamContext, type PeerIdentity } from './member-streams.js'
+import type { ClaimTrust } from './swim-claims.js'
+import { SwimMembership, DEFAULT_TIMING, type MembershipTiming } from './swim-membership.js'
+import { INCARNATION_BLOCK } from './swim-driver.js'
 import type { Logger } from './logger.js'
+import type { ClusterAuthority, MembershipDeps, MembershipIdentity, MembershipStats, NodeAddresses } from './membership-deps.js'
 
-/** Periods of the gossip membership, in milliseconds. */
-export interface MembershipTiming {
-  /** How often a member publishes its heartbeat. */
-  readonly heartbeatMs: number
-  /** Silence after which a member is suspect. */
-  readonly suspectAfterMs: number
-  /** Silence after which a member is down (other nodes show it as Down). */
-  readonly downAfterMs: number
-}
+export { DEFAULT_TIMING, type MembershipTiming }
+export type { MembershipDeps, NodeAddresses, MembershipIdentity, ClusterAuthority, MembershipStats } from './membership-deps.js'
 
-/**
- * Defaults chosen for detection within 3 s at the least CPU: a member is down after 2.6 s of silence,
- * i.e. after two missed heartbeats and most of a third (measured: halving the period from 500 ms cut
- * idle CPU per agent at 10 agents from 11.5 % to 7.9 %). A heartbeat is ~1 KiB.
- */
-export const DEFAULT_TIMING: MembershipTiming = Object.freeze({ heartbeatMs: 1000, suspectAfterMs: 1800, downAfterMs: 2600 })
-
-export interface MembershipDeps {
-  readonly dataDir: string
-  readonly privateKey: NodeKey
-  readonly logger: Logger
-  /** The node's current description (engine, resources); read at each heartbeat. */
-  readonly describe: () => NodeDescription
-  readonly timing: MembershipTiming
-  readonly now: () => number
-}
-
-/** Where this node listens and what it tells peers to dial. */
-export interface NodeAddresses {
-  readonly listen: HostPort
-  readonly advertise: HostPort
-  readonly hostname: string
-}
-
-/** What the cluster already decided about this node: from `swarm init`, a join grant, or the data dir. */
-export interface MembershipIdentity {
-  readonly clusterId: string
-  readonly rootPublicKeyDer: Uint8Array
-  readonly certificate: Uint8Array
-  readonly members: readonly KnownMember[]
-}
-
-/**
- * What managers plug in (the election layer, which holds the replicated store): admitting joiners,
- * and which removed nodes to refuse. Workers have none; they redirect joiners to managers.
- */
-export interface ClusterAuthority {
-  admit(req: JoinRequest): Promise<AdmitResult>
-}
-
-export interface MembershipStats {
-  /** Gossip messages refused: undecodable, unauthenticated, stale or replayed. */
-  rejectedHeartbeats: number
-}
-
-const TICK_MS = 100
-const RECONNECT_MS = 500
 const SAVE_DEBOUNCE_MS = 1000
+/** How often the node's own view (its engine's description) is compared with what it last announced. */
+const VIEW_CHECK_MS = 1000
+/** How long `leave` keeps gossiping its leave before it stops. */
+const LEAVE_GOSSIP_MS = 500
 
 /**
- * This node's membership of a cluster: the libp2p host, the signed gossip heartbeats, the member table
- * with failure detection, the join handshake it serves, and member-only protocols (Raft, forwarded
- * API calls) whose streams open with the dialer's certificate. Started by `start` (after `swarm init`,
- * a join, or from the data dir); ended by `stop` (the membership stays on disk) or `leave`.
+ * This node's membership of a cluster: the libp2p host, SWIM with Lifeguard (swim/ and its driver,
+ * swim-driver.ts: probes and push-pull over a member-only stream, news on the broadcast topic), the
+ * member table the rest of the agent reads, the join handshake it serves, and member-only protocols
+ * (Raft, forwarded API calls) whose streams open with the dialer's certificate. Started by `start` (after
+ * `swarm init`, a join, or from the data dir); ended by `stop` (the membership stays on disk) or `leave`.
  */
 export class Membership {
-  readonly stats: MembershipStats = { rejectedHeartbeats: 0 }
   private readonly table: MemberTable
   private readonly log: Logger
   private selfClaims: CertificateClaims
   private readonly listeners: Array<(e: MemberEvent) => void> = []
   private readonly timers: NodeJS.Timeout[] = []
-  private readonly gossip: HeartbeatGossip
-  private readonly redialer: Redialer
   private readonly revoked: Revocations
+  private readonly swim: SwimMembership
   private authority: ClusterAuthority | null = null
   private localLeaderId: string | null = null
-  private seq = 0
-  private saveTimer: NodeJS.Timeout | null = null
+  private readonly file: MembershipStateFile
   private stopped = false
 
   private constructor (
     private readonly deps: MembershipDeps,
     private readonly host: P2PHost,
-    private state: MembershipState,
-    private readonly addresses: NodeAddresses
+    state: MembershipState,
+    private readonly addresses: NodeAddresses,
+    startIncarnation: number
   ) {
     this.log = deps.logger.child('membership')
+    this.file = new MembershipStateFile(deps.dataDir, state, err => { this.log.error('could not save membership state', { err: err.message }) })
     this.selfClaims = certificateClaims(state.certificate)
-    this.table = new MemberTable(state.nodeId, { suspectAfterMs: deps.timing.suspectAfterMs, downAfterMs: deps.timing.downAfterMs })
+    this.table = new MemberTable(state.nodeId)
     const now = deps.now()
-    for (const m of state.members) if (m.nodeId !== state.nodeId) this.table.restore(m, now)
+    for (const m of state.members) this.table.restore(m, now)
     this.revoked = new Revocations(host, this.log)
-    this.redialer = new Redialer(host, deps.now, this.log)
-    this.gossip = new HeartbeatGossip({
+    this.swim = new SwimMembership({
       host,
-      topic: `/flotilla/${state.clusterId}/heartbeat/1`,
+      privateKey: deps.privateKey,
+      clusterId: state.clusterId,
+      nodeId: state.nodeId,
+      incarnation: startIncarnation,
+      reserved: state.incarnation,
       table: this.table,
-      trust: () => ({ clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, isRevoked: c => this.revoked.hasNode(c.nodeId) }),
-      heartbeat: status => ({
-        v: 1,
-        cert: this.state.certificate,
-        incarnation: this.state.incarnation,
-        seq: ++this.seq,
-        sentAtMs: this.deps.now(),
-        hostname: this.addresses.hostname,
-        addrs: [this.state.advertiseAddr],
-        status,
-        description: this.deps.describe(),
-        leaderId: this.localLeaderId ?? ''
-      }),
-      selfClaims: () => this.selfClaims,
+      members: state.members.filter(m => !m.left && m.addrs.length > 0).map(m => m.nodeId),
+      trust: () => this.trust(),
+      certificate: () => this.state.certificate,
+      claims: () => this.selfClaims,
+      view: () => this.currentView(),
+      serve: async (protocol, maxFrameBytes, handler) => { await this.serveMembers(protocol, { maxFrameBytes, timeoutMs: 0 }, () => null, handler) },
+      unserve: async protocol => { await this.unserveMembers(protocol) },
+      dial: async (nodeId, protocol, maxFrameBytes, signal) => await this.dialMember(nodeId, protocol, maxFrameBytes, signal, true),
       emit: events => { this.emit(events) },
-      rejected: (from, reason) => {
-        this.stats.rejectedHeartbeats++
-        this.log.debug('rejected heartbeat', { from, reason })
-      },
+      reserveIncarnations: async ceiling => { await this.reserveIncarnations(ceiling) },
+      timing: deps.timing,
       now: deps.now,
       log: this.log
     })
     host.setDenied(peerId => this.revoked.hasPeer(peerId))
+  }
+
+  /** What membership.json holds (the latest; see MembershipStateFile). */
+  private get state (): MembershipState { return this.file.state }
+  private set state (s: MembershipState) { this.file.state = s }
+
+  /** Messages, or claims in them, refused: undecodable, unauthenticated, forged, foreign, removed, replayed. */
+  get stats (): MembershipStats {
+    return this.swim.stats
   }
 
   /** Start the libp2p host for this node's key: needed before a join handshake or a membership. */
@@ -199,10 +155,13 @@ export class Membership {
 
   private static async run (deps: MembershipDeps, host: P2PHost, state: MembershipState, addrs: NodeAddresses): Promise<Membership> {
     try {
-      // A new incarnation is on disk before the first heartbeat, so no restart can reuse (incarnation, seq).
-      const started = { ...state, incarnation: state.incarnation + 1 }
-      await saveMembershipState(deps.dataDir, started)
-      const m = new Membership(deps, host, started, addrs)
+      // Start above every incarnation the last run may have announced (the ceiling it reserved), and
+      // reserve a block for this one before announcing any: the members that hold this node dead from
+      // its last run take the new one's alive at once.
+      const start = state.incarnation + 1
+      const reserved = { ...state, incarnation: start + INCARNATION_BLOCK }
+      await saveMembershipState(deps.dataDir, reserved)
+      const m = new Membership(deps, host, reserved, addrs, start)
       await m.start()
       return m
     } catch (err) {
@@ -212,18 +171,13 @@ export class Membership {
   }
 
   private async start (): Promise<void> {
-    this.host.onPeerDisconnect(peerId => { this.redialer.reset(peerId) })
-    this.gossip.start()
     await serveJoin(this.host, {
       identity: () => ({ clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, certificate: this.state.certificate }),
       admit: async req => await this.admit(req)
     })
-    this.timers.push(setInterval(() => { void this.publishHeartbeat('ready') }, this.deps.timing.heartbeatMs))
-    this.timers.push(setInterval(() => { this.tick() }, TICK_MS))
-    this.timers.push(setInterval(() => { this.reconnect() }, RECONNECT_MS))
+    this.timers.push(setInterval(() => { this.tick() }, VIEW_CHECK_MS))
     for (const t of this.timers) t.unref()
-    void this.publishHeartbeat('ready')
-    this.reconnect()
+    await this.swim.start()
     this.log.info('member of cluster', {
       cluster: this.state.clusterId, node: this.state.nodeId, role: this.state.role, addr: this.state.advertiseAddr, peer: this.host.peerId
     })
@@ -241,17 +195,16 @@ export class Membership {
     return await this.authority.admit(req)
   }
 
-  private async publishHeartbeat (status: HeartbeatStatus): Promise<void> {
-    await this.gossip.publish(status)
+  private trust (): ClaimTrust {
+    return { clusterId: this.state.clusterId, rootPublicKeyDer: this.state.rootPublicKeyDer, isRevoked: nodeId => this.revoked.hasNode(nodeId) }
+  }
+
+  private currentView (): NodeView {
+    return { hostname: this.addresses.hostname, addrs: [this.state.advertiseAddr], description: this.deps.describe(), leaderId: this.localLeaderId ?? '' }
   }
 
   private tick (): void {
-    this.emit(this.table.tick(this.deps.now()))
-  }
-
-  private reconnect (): void {
-    if (this.stopped) return
-    this.redialer.tick(this.table.list(), m => m.nodeId === this.state.nodeId || this.revoked.hasNode(m.nodeId))
+    if (!this.stopped) this.swim.refreshView()
   }
 
   private emit (events: readonly MemberEvent[]): void {
@@ -271,16 +224,23 @@ export class Membership {
   }
 
   private scheduleSave (): void {
-    if (this.saveTimer !== null || this.stopped) return
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = null
-      this.persist().catch((err: unknown) => { this.log.error('could not save membership state', { err: (err as Error).message }) })
-    }, SAVE_DEBOUNCE_MS)
+    if (!this.stopped) this.file.saveSoon(SAVE_DEBOUNCE_MS, () => { this.updateMembers() })
+  }
+
+  private updateMembers (): void {
+    this.state = { ...this.state, members: this.table.known().filter(m => m.nodeId !== this.state.nodeId) }
   }
 
   private async persist (): Promise<void> {
-    this.state = { ...this.state, members: this.table.known().filter(m => m.nodeId !== this.state.nodeId) }
-    await saveMembershipState(this.deps.dataDir, this.state)
+    this.updateMembers()
+    await this.file.save()
+  }
+
+  /** A new ceiling for SWIM's incarnations (see swim-driver.ts): durable before any above the last is announced. */
+  private async reserveIncarnations (ceiling: number): Promise<void> {
+    if (ceiling <= this.state.incarnation) return
+    this.state = { ...this.state, incarnation: ceiling }
+    await this.file.save()
   }
 
   /** Managers plug in the authority that admits joiners; null makes this node redirect joiners. */
@@ -288,17 +248,19 @@ export class Membership {
     this.authority = authority
   }
 
-  /** The Raft leader as this node knows it (managers), announced in every heartbeat. */
+  /**
+   * The Raft leader as this node knows it (managers). It rides this node's view, which goes out at once
+   * on the broadcast topic (and SWIM's gossip): writes forwarded from workers wait on it.
+   */
   setLocalLeader (nodeId: string | null): void {
-    const changed = nodeId !== this.localLeaderId
+    if (nodeId === this.localLeaderId) return
     this.localLeaderId = nodeId
-    // Tell every node at once (not at the next heartbeat): writes forwarded from workers wait on it.
-    if (changed && nodeId !== null && !this.stopped) void this.publishHeartbeat('ready')
+    if (!this.stopped) this.swim.refreshView()
   }
 
   /**
-   * The leader's node ID: this node's own knowledge (a manager) or, on a worker, the freshest claim of
-   * a ready manager's heartbeat.
+   * The leader's node ID: this node's own knowledge (a manager) or, on a worker, the freshest claim in a
+   * ready manager's view.
    */
   leaderHint (): string | null {
     if (this.localLeaderId !== null) return this.localLeaderId
@@ -311,14 +273,23 @@ export class Membership {
   }
 
   /**
-   * Refuse these removed nodes from now on: their heartbeats and member streams at once, their
-   * connections after a grace period (see revocations.ts). Returns true when this node itself is among them.
+   * Refuse these removed nodes from now on: their SWIM messages, gossip about them and their member
+   * streams at once (they are forgotten: gossip cannot bring them back), their connections after a grace
+   * period (see revocations.ts). Returns true when this node itself is among them.
    */
   setRevoked (nodes: ReadonlyArray<{ readonly id: string, readonly peerId: string }>): boolean {
-    return this.revoked.add(nodes, this.nodeId)
+    const self = this.revoked.add(nodes, this.nodeId)
+    for (const n of nodes) {
+      if (n.id === this.nodeId) continue
+      this.swim.forget(n.id)
+      if (this.table.get(n.id) === undefined) continue
+      this.table.forget(n.id)
+      this.scheduleSave()
+    }
+    return self
   }
 
-  /** Take a reissued certificate (a role change); persisted before it is used. */
+  /** Take a reissued certificate (a role change); persisted before it is used, then announced in this node's view. */
   async updateCertificate (certificate: Uint8Array): Promise<void> {
     const claims = verifyCertificate(certificate, this.state.rootPublicKeyDer, this.state.clusterId)
     if (claims.peerId !== this.host.peerId || claims.nodeId !== this.state.nodeId) {
@@ -327,6 +298,7 @@ export class Membership {
     this.state = { ...this.state, certificate, role: claims.role }
     this.selfClaims = claims
     await this.persist()
+    if (!this.stopped) this.swim.refreshView(true)
     this.log.info('certificate reissued', { role: claims.role })
   }
 
@@ -384,25 +356,30 @@ export class Membership {
     return this.table.known()
   }
 
-  /** Stop gossiping and close the host; the membership stays on disk for the next start. */
+  /** Stop SWIM and close the host; the membership stays on disk for the next start. */
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     for (const t of this.timers) clearInterval(t)
-    if (this.saveTimer !== null) clearTimeout(this.saveTimer)
-    this.gossip.stop()
+    this.file.stop()
     this.revoked.stop()
+    await this.swim.stop()
     await this.persist().catch((err: unknown) => {
       this.log.error('could not save membership state', { err: (err as Error).message })
     })
     await this.host.stop()
   }
 
-  /** `swarm leave`: tell the members, stop, and forget the cluster. */
+  /** `swarm leave`: tell the members (SWIM's leave: a dead from this node itself), stop, and forget the cluster. */
   async leave (): Promise<void> {
-    await this.publishHeartbeat('leaving')
+    await this.swim.leave(LEAVE_GOSSIP_MS)
     await this.stop()
     await clearMembership(this.deps.dataDir)
     this.log.info('left the cluster', { cluster: this.state.clusterId, node: this.state.nodeId })
+  }
+
+  /** SWIM's figures for tests and benchmarks (see SwimMembership.figures). */
+  get swimFigures (): SwimMembership['figures'] {
+    return this.swim.figures
   }
 }

@@ -72,6 +72,38 @@ describe('cluster of 5 agents', () => {
     expect(after).toEqual(ids)
   })
 
+  it('detects a SIGKILLed agent on every other agent within 3 s (SWIM), and takes it back when it restarts at a higher incarnation', async () => {
+    onTestFailed(() => { console.log(onFailure()) })
+    const victim = cluster.agents[2]!
+    const others = cluster.agents.filter(a => a !== victim)
+    const victimId = (await victim.api('GET', '/info')).body.Swarm.NodeID as string
+    const incarnation = (): number => JSON.parse(readFileSync(join(victim.dataDir, 'membership.json'), 'utf8')).incarnation as number
+    const before = incarnation()
+    /** When `a` logged `event` about a node after `sinceMs` (its log line's own time), or undefined. */
+    const loggedAt = (a: AgentProcess, event: string, node: string, sinceMs: number): number | undefined => {
+      const re = new RegExp(`^(\\S+) \\S+ +\\[membership\\] member ${event} node=(\\S+)`, 'gm')
+      for (const m of a.logs.matchAll(re)) if (m[2] === node && Date.parse(m[1]!) >= sinceMs) return Date.parse(m[1]!)
+      return undefined
+    }
+    const killedAt = Date.now()
+    await victim.kill('SIGKILL')
+    const seen = await waitFor('every other agent to log the killed node down', () => {
+      const at = others.map(a => loggedAt(a, 'down', victimId, killedAt))
+      return at.every(t => t !== undefined) ? at : undefined
+    }, 10_000, 50)
+    expect(Math.max(...seen) - killedAt).toBeLessThanOrEqual(3000)
+    // Nobody else was taken for dead meanwhile.
+    for (const a of others) {
+      for (const o of others) expect(loggedAt(a, 'down', (await o.api('GET', '/info')).body.Swarm.NodeID as string, killedAt)).toBeUndefined()
+    }
+
+    const restartedAt = Date.now()
+    await victim.start([])
+    await waitFor('every other agent to log the restarted node up', () => others.every(a => loggedAt(a, 'up', victimId, restartedAt) !== undefined), 10_000, 50)
+    expect(incarnation()).toBeGreaterThan(before)
+    await cluster.waitForReady(5)
+  })
+
   it('refuses a malformed token, a wrong secret, another cluster\'s token and a rotated token; the member list does not change', async () => {
     onTestFailed(() => { console.log(onFailure()) })
     const first = cluster.agents[0]!
@@ -133,18 +165,18 @@ describe('cluster of 5 agents', () => {
     await joiner.kill()
   })
 
-  it('ignores forged heartbeats: a certificate of another root, and a member\'s certificate sent by another peer', async () => {
-    const { forgeHeartbeats } = await import('../support/forger.js')
+  it('ignores forged broadcasts: a certificate of another root, and a member\'s certificate sent by another peer', async () => {
+    const { forgeBroadcasts } = await import('../support/forger.js')
     const first = cluster.agents[0]!
     const before = ((await first.api('GET', '/nodes')).body as any[]).map(n => `${n.ID as string}/${n.Description.Hostname as string}`).sort()
     const clusterId = (await first.api('GET', '/info')).body.Swarm.Cluster.ID as string
     const realCert = Buffer.from(JSON.parse(readFileSync(join(cluster.agents[2]!.dataDir, 'membership.json'), 'utf8')).certificate, 'base64')
-    const rejectedBefore = (first.logs.match(/rejected heartbeat/g) ?? []).length
-    const sent = await forgeHeartbeats({ target: first.addr, clusterId, realCertificate: realCert, count: 5 })
+    const rejectedBefore = (first.logs.match(/rejected membership message/g) ?? []).length
+    const sent = await forgeBroadcasts({ target: first.addr, clusterId, realCertificate: realCert, count: 5 })
     expect(sent).toBeGreaterThan(0)
-    await waitFor('the forged heartbeats to be rejected', () => (first.logs.match(/rejected heartbeat/g) ?? []).length >= rejectedBefore + 2)
-    expect(first.logs).toMatch(/rejected heartbeat .*not signed by this cluster's root key/)
-    expect(first.logs).toMatch(/rejected heartbeat .*bound to another peer/)
+    await waitFor('the forged broadcasts to be rejected', () => (first.logs.match(/rejected membership message/g) ?? []).length >= rejectedBefore + 2)
+    expect(first.logs).toMatch(/rejected membership message .*not signed by this cluster's root key/)
+    expect(first.logs).toMatch(/rejected membership message .*bound to another peer/)
     const after = ((await first.api('GET', '/nodes')).body as any[]).map(n => `${n.ID as string}/${n.Description.Hostname as string}`).sort()
     expect(after).toEqual(before)
     expect(after.join()).not.toContain('forged')

@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { P2PHost } from '../../src/membership/host.js'
-import { encodeHeartbeat, type Heartbeat } from '../../src/membership/heartbeat.js'
+import { encodeBroadcast } from '../../src/membership/swim-broadcast.js'
 import { generateRootKeyPair, issueCertificate } from '../../src/membership/certificate.js'
 import { newObjectId } from '../../src/membership/ids.js'
 import { silentLogger } from '../../src/membership/logger.js'
@@ -19,36 +19,27 @@ export interface ForgeOptions {
 }
 
 /**
- * A libp2p peer that is no member of the cluster: it connects to a member, subscribes to the
- * heartbeat topic and publishes heartbeats that gossipsub signs validly with its own key, carrying
- * (1) a certificate from a root key of its own making, and (2) a real member's certificate. Returns
- * how many it published.
+ * A libp2p peer that is no member of the cluster: it connects to a member, subscribes to the SWIM
+ * broadcast topic and publishes envelopes that gossipsub signs validly with its own key, carrying
+ * (1) a certificate from a root key of its own making, and (2) a real member's certificate; each claims
+ * a new member "forged" is alive. Returns how many it published.
  */
-export async function forgeHeartbeats (opts: ForgeOptions): Promise<number> {
+export async function forgeBroadcasts (opts: ForgeOptions): Promise<number> {
   const key = await generateKeyPair('Ed25519') as unknown as PrivateKey
   const host = await P2PHost.start({ privateKey: key, listen: '/ip4/127.0.0.1/tcp/0', announce: '/ip4/127.0.0.1/tcp/1', logger: silentLogger })
   try {
-    const topic = `/flotilla/${opts.clusterId}/heartbeat/1`
+    const topic = `/flotilla/${opts.clusterId}/swim/1`
     host.subscribe(topic)
     await host.dial(toMultiaddr(parseHostPort(opts.target, 'target')), AbortSignal.timeout(5000))
     const fakeRoot = generateRootKeyPair()
-    const fakeCert = issueCertificate(fakeRoot, { clusterId: opts.clusterId, nodeId: newObjectId(), peerId: host.peerId, role: 'manager', issuedAtMs: Date.now() })
-    const base: Omit<Heartbeat, 'cert' | 'seq'> = {
-      v: 1,
-      incarnation: 1,
-      sentAtMs: Date.now(),
-      hostname: 'forged',
-      addrs: ['/ip4/127.0.0.1/tcp/1'],
-      status: 'ready',
-      description: { os: 'linux', arch: 'x86_64', nanoCpus: 1e9, memoryBytes: 1e9, engine: { state: 'unavailable', message: 'forged' } },
-      leaderId: ''
-    }
+    const nodeId = newObjectId()
+    const fakeCert = issueCertificate(fakeRoot, { clusterId: opts.clusterId, nodeId, peerId: host.peerId, role: 'manager', issuedAtMs: Date.now() })
     let sent = 0
     // Publish until the member has had time to learn our subscription; bounded by count and time.
-    await waitFor('forged heartbeats to be published', async () => {
+    await waitFor('forged broadcasts to be published', async () => {
       for (const cert of [fakeCert, opts.realCertificate]) {
         try {
-          await host.publish(topic, encodeHeartbeat({ ...base, cert, seq: sent + 1 }))
+          await host.publish(topic, encodeBroadcast({ v: 1, cert, epoch: 1, seq: sent + 1, g: [{ k: 'alive', node: nodeId, inc: 99, mv: 99, meta: new Uint8Array([1]) }] }))
           sent++
         } catch { /* no subscribed peer yet */ }
       }

@@ -60,7 +60,8 @@ export interface SwimConfig {
   /**
    * Send a suspicion this node starts from its own failed probe straight to the suspect as well, so that a
    * live suspect can refute within one message delay (Lifeguard's buddy system, eager form; the lazy form,
-   * a suspicion piggybacked on every ping to a suspect, is always on). Default true.
+   * a suspicion piggybacked on every ping to a suspect, is always on); and a death it declares, so that a
+   * member alive after all, whose refutation this node missed, answers it at once. Default true.
    */
   readonly notifySuspect: boolean
   /**

@@ -38,9 +38,13 @@ export class SwimState {
   readonly queue: BroadcastQueue
   readonly selfSlot: number
   readonly suspicions = new Map<number, Suspicion>()
+  /** Suspicions started while this node was unhealthy → the health multiplier then (see `expiresAtMs`). */
+  private readonly stretch = new WeakMap<Suspicion, number>()
   /** Members whose newer metadata is awaited → when to ask their owner (again). */
   readonly metaWanted = new Map<number, number>()
   events: SwimEvent[] = []
+  /** Gossip this node originated since the last drain (see `broadcast`). */
+  news: Gossip[] = []
   now: number
   inc: number
   /** This node's metadata version: the incarnation at which it last set its metadata (monotonic across restarts). */
@@ -84,8 +88,21 @@ export class SwimState {
         l.meta[slot] = m.meta
         l.metaHave[slot] = m.metaVersion ?? 0
       }
+      // Known to have metadata not held (a member from the data dir, whose view is not kept there): ask it,
+      // unless a join's answer brings it first — so not at once, when every member would be asked.
+      if (l.metaHave[slot]! < l.metaVersion[slot]) this.metaWanted.set(slot, this.now + 2 * this.config.joinRetryMs)
       l.load(slot, ALIVE, this.now)
     })
+  }
+
+  /**
+   * Queue `g` (about `key`) for dissemination. Gossip this node originated — its own alive or leave, a
+   * suspicion it raises or a death it declares (not its confirmation of another's suspicion) — also goes
+   * to `news`, for a driver that sends each once more to every member over a broadcast channel of its own.
+   */
+  broadcast (key: string, g: Gossip): void {
+    this.queue.queue(key, g)
+    if (g.k === 'alive' ? g.node === this.self : g.from === this.self) this.news.push(g)
   }
 
   /** This node's alive, with its metadata (a join or a metadata change) or without (a refutation). */
@@ -102,14 +119,14 @@ export class SwimState {
     l.incarnation[this.selfSlot] = this.inc
     l.metaVersion[this.selfSlot] = l.metaHave[this.selfSlot] = this.mv
     l.meta[this.selfSlot] = meta
-    if (!this.leaving) this.queue.queue(this.self, this.selfAlive(true))
+    if (!this.leaving) this.broadcast(this.self, this.selfAlive(true))
   }
 
   /** This node leaves: it is `left` in its own table and gossips a dead from itself. */
   leave (): void {
     this.leaving = true
     this.list.setState(this.selfSlot, LEFT, this.now, this.random)
-    this.queue.queue(this.self, { k: 'dead', node: this.self, inc: this.inc, from: this.self })
+    this.broadcast(this.self, { k: 'dead', node: this.self, inc: this.inc, from: this.self })
   }
 
   forget (slot: number): void {
@@ -162,7 +179,7 @@ export class SwimState {
       this.metaWanted.delete(slot)
     }
     l.setState(slot, ALIVE, this.now, this.random)
-    if (!quiet) this.queue.queue(node, g ?? (meta === undefined ? { k: 'alive', node, inc, mv } : { k: 'alive', node, inc, mv, meta }))
+    if (!quiet) this.broadcast(node, g ?? (meta === undefined ? { k: 'alive', node, inc, mv } : { k: 'alive', node, inc, mv, meta }))
     const known = this.currentMeta(slot)
     if (prev !== ALIVE) this.events.push({ kind: 'alive', node, incarnation: inc, meta: known, atMs: this.now })
     else if (metaChanged && known !== null) this.events.push({ kind: 'meta', node, incarnation: inc, meta: known, atMs: this.now })
@@ -183,16 +200,20 @@ export class SwimState {
     if (slot < 0 || inc < l.incarnation[slot]!) return false
     const running = this.suspicions.get(slot)
     if (running !== undefined) {
+      // Gossiped so that others count it too, but not news: every member that probes a suspect confirms
+      // it, and a broadcast of each confirmation would flood the cluster when it is busiest.
       if (running.confirm(from)) this.queue.queue(node, g ?? { k: 'suspect', node, inc, from })
       return false
     }
     if (l.state[slot] !== ALIVE) return false
-    this.queue.queue(node, g ?? { k: 'suspect', node, inc, from })
+    this.broadcast(node, g ?? { k: 'suspect', node, inc, from })
     l.incarnation[slot] = inc
     l.setState(slot, SUSPECT, this.now, this.random)
     const n = l.liveCount
     const { minMs, maxMs } = suspicionBoundsMs(this.config, n)
-    this.suspicions.set(slot, new Suspicion(from, this.now, expectedConfirmations(this.config, n), minMs, maxMs))
+    const suspicion = new Suspicion(from, this.now, expectedConfirmations(this.config, n), minMs, maxMs)
+    this.suspicions.set(slot, suspicion)
+    if (this.awareness.score > 0) this.stretch.set(suspicion, this.awareness.score + 1)
     this.events.push({ kind: 'suspect', node, incarnation: inc, from, atMs: this.now })
     return true
   }
@@ -209,7 +230,7 @@ export class SwimState {
     this.suspicions.delete(slot)
     const prev = l.state[slot]
     if (prev === DEAD || prev === LEFT) return
-    this.queue.queue(node, g ?? { k: 'dead', node, inc, from })
+    this.broadcast(node, g ?? { k: 'dead', node, inc, from })
     l.incarnation[slot] = inc
     const left = from === node
     l.setState(slot, left ? LEFT : DEAD, this.now, this.random)
@@ -223,18 +244,35 @@ export class SwimState {
     this.list.incarnation[this.selfSlot] = this.inc
     this.awareness.apply(1)
     this.stats.refutations++
-    this.queue.queue(this.self, this.selfAlive(false))
+    this.broadcast(this.self, this.selfAlive(false))
   }
 
-  /** Declare dead every suspect whose timer ran out by `now`. */
-  expireSuspicions (): void {
+  /**
+   * When this node declares a suspicion's member dead: its timeout (LHA-Suspicion) stretched by this
+   * node's health multiplier when the suspicion started, as LHA-Probe stretches a probe by the multiplier
+   * at its start. A node that is itself slow (its timers late, its probes failing) waits longer before it
+   * accuses anyone of being dead; healthy members' declarations still reach it, and it takes them. (Fixed
+   * at the start, not the current score: a lone observer's failing probes of a dead member raise its score
+   * each period, which would otherwise push the death back faster than time goes.)
+   */
+  expiresAtMs (s: Suspicion): number {
+    return s.startedAtMs + (s.deadlineMs - s.startedAtMs) * (this.stretch.get(s) ?? 1)
+  }
+
+  /** Declare dead every suspect whose timer ran out by `now`; returns the deaths declared. */
+  expireSuspicions (): Array<{ node: string, inc: number }> {
+    const declared: Array<{ node: string, inc: number }> = []
     for (const [slot, s] of this.suspicions) {
-      if (s.deadlineMs > this.now) continue
+      if (this.expiresAtMs(s) > this.now) continue
       this.suspicions.delete(slot)
       if (this.list.state[slot] !== SUSPECT) continue
       this.stats.deathsDeclared++
-      this.dead(this.directory.idOf(slot), this.list.incarnation[slot]!, this.self)
+      const node = this.directory.idOf(slot)
+      const inc = this.list.incarnation[slot]!
+      this.dead(node, inc, this.self)
+      declared.push({ node, inc })
     }
+    return declared
   }
 
   /** Metadata `meta` at version `mv` from its owner `from`. */
@@ -276,7 +314,7 @@ export class SwimState {
   merge (states: readonly StateEntry[], quiet: boolean): void {
     for (const [node, inc, code, mv, meta] of states) {
       switch (code) {
-        case STATE_CODE.alive: this.alive(node, inc, mv, meta, quiet); break
+        case STATE_CODE.alive: this.alive(node, inc, mv, meta ?? undefined, quiet); break
         case STATE_CODE.left: this.dead(node, inc, node); break
         case STATE_CODE.suspect:
         case STATE_CODE.dead: this.suspect(node, inc, this.self); break

@@ -1,11 +1,12 @@
 import { encode } from '../codec.js'
 import { Awareness } from './awareness.js'
-import { pushPullIntervalMs, resolveSwimConfig, retransmitLimit, type SwimConfig } from './config.js'
+import { AntiEntropy } from './anti-entropy.js'
+import { resolveSwimConfig, retransmitLimit, type SwimConfig } from './config.js'
 import { ALIVE, DEAD, LEFT, MemberDirectory, SUSPECT, UNKNOWN, type SlotState } from './member-list.js'
 import { Prober, type PiggybackMessage, type ProbeOutbox } from './probe.js'
 import { SwimState } from './swim-state.js'
 import type {
-  Gossip, KnownSwimMember, MemberState, Outgoing, StateEntry, SwimEvent, SwimMember, SwimMessage, SwimOutput, SwimStats
+  Gossip, KnownSwimMember, MemberState, Outgoing, SwimEvent, SwimMember, SwimMessage, SwimOutput, SwimStats
 } from './types.js'
 
 /** What the driver passes to start a core. */
@@ -34,6 +35,7 @@ export interface SwimInit {
 
 const EMPTY_MESSAGES: readonly Outgoing[] = Object.freeze([])
 const EMPTY_EVENTS: readonly SwimEvent[] = Object.freeze([])
+const EMPTY_NEWS: readonly Gossip[] = Object.freeze([])
 const STATE_NAME: Record<Exclude<SlotState, typeof UNKNOWN>, MemberState> = { [ALIVE]: 'alive', [SUSPECT]: 'suspect', [DEAD]: 'dead', [LEFT]: 'left' }
 
 /**
@@ -60,10 +62,7 @@ export class SwimCore {
   private readonly awareness: Awareness
   private readonly prober: Prober
   private nextGossipAtMs: number
-  private nextPushPullAtMs: number
-  /** Seeds of a join that no seed has answered yet, and when to ask them again. */
-  private joinSeeds: readonly string[] = []
-  private nextJoinAtMs = Infinity
+  private readonly antiEntropy: AntiEntropy
   private messages: Outgoing[] = []
 
   constructor (init: SwimInit) {
@@ -96,8 +95,9 @@ export class SwimCore {
       self: init.self, config: this.config, state: this.state, directory: this.directory, awareness: this.awareness, random: this.random, stats: this.stats, out: outbox
     }, now + Math.floor(this.random() * this.config.probeIntervalMs))
     this.nextGossipAtMs = now + Math.floor(this.random() * this.config.gossipIntervalMs)
-    const pushPull = pushPullIntervalMs(this.config.pushPullIntervalMs, this.state.list.liveCount)
-    this.nextPushPullAtMs = this.config.pushPullIntervalMs === 0 ? Infinity : now + Math.floor(this.random() * pushPull)
+    this.antiEntropy = new AntiEntropy({
+      config: this.config, state: this.state, directory: this.directory, random: this.random, stats: this.stats, send: (to, message) => { this.send(to, message) }
+    }, now)
   }
 
   private get now (): number { return this.state.now }
@@ -108,17 +108,17 @@ export class SwimCore {
   tick (nowMs: number): void {
     this.advance(nowMs)
     const now = this.now
-    this.state.expireSuspicions()
+    // A death this node declares also goes straight to the member, as its suspicions do: one that is in
+    // fact alive, and whose refutation this node missed, answers at once (see answerAccuser).
+    for (const d of this.state.expireSuspicions()) {
+      if (this.config.notifySuspect) this.send(d.node, { t: 'gossip', g: [{ k: 'dead', node: d.node, inc: d.inc, from: this.self }] })
+    }
     this.prober.tick()
     if (this.state.queue.size > 0 && now >= this.nextGossipAtMs) {
       this.gossip()
       this.nextGossipAtMs = now + this.config.gossipIntervalMs
     }
-    if (now >= this.nextPushPullAtMs) {
-      this.pushPull()
-      this.nextPushPullAtMs = now + pushPullIntervalMs(this.config.pushPullIntervalMs, this.state.list.liveCount)
-    }
-    if (now >= this.nextJoinAtMs) this.sendJoin()
+    this.antiEntropy.tick()
     this.requestMeta()
   }
 
@@ -129,8 +129,8 @@ export class SwimCore {
   nextDeadlineMs (): number {
     let t = this.prober.nextDeadlineMs()
     if (this.state.queue.size > 0) t = Math.min(t, Math.max(this.nextGossipAtMs, this.now))
-    t = Math.min(t, this.nextPushPullAtMs, this.nextJoinAtMs)
-    for (const s of this.state.suspicions.values()) t = Math.min(t, s.deadlineMs)
+    t = Math.min(t, this.antiEntropy.nextDeadlineMs())
+    for (const s of this.state.suspicions.values()) t = Math.min(t, this.state.expiresAtMs(s))
     for (const at of this.state.metaWanted.values()) t = Math.min(t, at)
     return t
   }
@@ -145,7 +145,16 @@ export class SwimCore {
       this.stats.dropped++
       return
     }
-    if ('g' in msg && msg.g !== undefined) for (const g of msg.g) this.state.apply(g)
+    // (A push-pull brings the stranger's table by itself.)
+    if (msg.t !== 'push-pull' && !this.state.leaving && this.state.known(from) < 0) this.antiEntropy.stranger(from)
+    if ('g' in msg && msg.g !== undefined) {
+      let accused = false
+      for (const g of msg.g) {
+        if (g.k !== 'alive' && g.node === this.self && g.from === from) accused = true
+        this.state.apply(g)
+      }
+      if (accused) this.answerAccuser(from)
+    }
     if (msg.t === 'ping' || msg.t === 'ping-req') this.tellTheDead(from)
     switch (msg.t) {
       case 'ping':
@@ -159,7 +168,7 @@ export class SwimCore {
       case 'nack': this.prober.onNack(msg.seq); return
       case 'ping-req': this.prober.onPingReq(from, msg.seq, msg.target, msg.nack); return
       case 'gossip': return
-      case 'push-pull': this.onPushPull(from, msg.join, msg.reply, msg.states); return
+      case 'push-pull': this.antiEntropy.onPushPull(from, msg.join, msg.reply, msg.states); return
       case 'meta-req': this.send(from, { t: 'meta', mv: this.state.mv, meta: this.state.meta }); return
       case 'meta': this.state.metaFrom(from, msg.mv, msg.meta)
     }
@@ -181,9 +190,8 @@ export class SwimCore {
    */
   join (seeds: readonly string[], nowMs: number): void {
     this.advance(nowMs)
-    this.state.queue.queue(this.self, this.state.selfAlive(true))
-    this.joinSeeds = seeds.filter(s => s !== this.self)
-    this.sendJoin()
+    this.state.broadcast(this.self, this.state.selfAlive(true))
+    this.antiEntropy.join(seeds.filter(s => s !== this.self))
   }
 
   /**
@@ -225,10 +233,12 @@ export class SwimCore {
     const out: SwimOutput = {
       messages: this.messages.length === 0 ? EMPTY_MESSAGES : this.messages,
       events: st.events.length === 0 ? EMPTY_EVENTS : st.events,
+      news: st.news.length === 0 ? EMPTY_NEWS : st.news,
       incarnation: st.inc
     }
     if (this.messages.length > 0) this.messages = []
     if (st.events.length > 0) st.events = []
+    if (st.news.length > 0) st.news = []
     return out
   }
 
@@ -244,7 +254,7 @@ export class SwimCore {
   /** Members alive or suspect, this node included (the N that timeouts scale with). */
   get liveMembers (): number { return this.state.list.liveCount }
   /** True while a join waits for its first answer. */
-  get joining (): boolean { return this.joinSeeds.length > 0 }
+  get joining (): boolean { return this.antiEntropy.joining }
   /** True once the leave was gossiped its full retransmit budget, or nobody is left to tell. */
   get leaveComplete (): boolean {
     return this.state.leaving && (!this.state.queue.has(this.self) || this.state.list.liveCount === 0)
@@ -291,7 +301,7 @@ export class SwimCore {
     }
   }
 
-  // ─── dissemination and anti-entropy (SWIM §4.1; memberlist's gossip and pushPull) ──────────────
+  // ─── dissemination (SWIM §4.1; memberlist's gossip); anti-entropy is anti-entropy.ts ──────────
 
   private takeGossip (): Gossip[] {
     if (this.state.queue.size === 0) return []
@@ -326,50 +336,6 @@ export class SwimCore {
     }
   }
 
-  /** Anti-entropy with a random alive member and (Serf's reconnect), with probability dead/alive, a random dead one. */
-  private pushPull (): void {
-    const l = this.state.list
-    const targets = l.randomMembers(1, this.random, s => s !== this.state.selfSlot && l.state[s] === ALIVE)
-    const dead = l.count(DEAD)
-    if (dead > 0 && this.random() < dead / Math.max(1, l.count(ALIVE))) {
-      targets.push(...l.randomMembers(1, this.random, s => l.state[s] === DEAD))
-    }
-    if (targets.length === 0) return
-    const states = this.state.fullState(null)
-    for (const t of targets) {
-      this.stats.pushPulls++
-      this.send(this.directory.idOf(t), { t: 'push-pull', join: false, reply: false, states })
-    }
-  }
-
-  private sendJoin (): void {
-    if (this.joinSeeds.length === 0) {
-      this.nextJoinAtMs = Infinity
-      return
-    }
-    const states = this.state.fullState(null)
-    for (const seed of this.joinSeeds) this.send(seed, { t: 'push-pull', join: true, reply: false, states })
-    this.nextJoinAtMs = this.now + this.config.joinRetryMs
-  }
-
-  /**
-   * Merge the sender's table, and answer a request with ours. Unlike memberlist the answer is built after
-   * the merge, so that it carries our refutation of anything the sender held against us: after a
-   * partition, one push-pull across it makes both ends alive again on both ends.
-   */
-  private onPushPull (from: string, join: boolean, reply: boolean, states: readonly StateEntry[]): void {
-    if (reply && join && this.joinSeeds.length > 0) {
-      this.joinSeeds = []
-      this.nextJoinAtMs = Infinity
-    }
-    // A join's answer is old news to everyone else: merged without gossiping it on.
-    this.state.merge(states, reply && join)
-    if (reply) return
-    const asker = new Map<string, number>()
-    for (const e of states) asker.set(e[0], e[3])
-    this.send(from, { t: 'push-pull', join, reply: true, states: this.state.fullState(asker) })
-  }
-
   /**
    * A member we hold dead is probing: tell it, so that it refutes (and its refutation reaches us on its
    * next message). Without this, after a partition that outlasted gossipToTheDeadMs each side would learn
@@ -380,6 +346,19 @@ export class SwimCore {
     const slot = this.state.known(from)
     if (slot < 0 || this.state.list.state[slot] !== DEAD) return
     this.send(from, { t: 'gossip', g: [{ k: 'dead', node: from, inc: this.state.list.incarnation[slot]!, from: this.self }] })
+  }
+
+  /**
+   * `from` itself suspects this node or holds it dead (its own claim: the buddy system's suspicion on a
+   * ping or straight to us, or "tell the dead"): answer it directly with this node's current alive —
+   * the refutation just made, or the one that already answered an older accusation, which the accuser
+   * evidently missed. Without it, a member that declared this node dead at an incarnation since refuted
+   * would hold it dead until the next push-pull: an old accusation calls for no new refutation, and the
+   * refutation's gossip may have run out before reaching it.
+   */
+  private answerAccuser (from: string): void {
+    if (this.state.leaving) return
+    this.send(from, { t: 'gossip', g: [this.state.selfAlive(false)] })
   }
 
   /** Ask the owners of metadata we know is newer than ours, again every metaRetryMs while it does not come. */

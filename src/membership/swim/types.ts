@@ -15,10 +15,12 @@ export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
  * the claim is about; `from` is the node that made a suspect or dead claim (`from === node` on a dead
  * means the node left). `mv` is the metadata version: the incarnation at which the owner last set its
  * metadata (so it grows across restarts too); `meta` rides along only when the owner changed its
- * metadata with this incarnation (a start or join is such a change), never on a refutation.
+ * metadata with this incarnation (a start or join is such a change), never on a refutation. `proof` is
+ * opaque to the core and passed on with the item: the driver's evidence that the member itself made the
+ * claim (in the agent, its signature; see ../swim-claims.ts).
  */
 export type Gossip =
-  | { readonly k: 'alive', readonly node: string, readonly inc: number, readonly mv: number, readonly meta?: Uint8Array }
+  | { readonly k: 'alive', readonly node: string, readonly inc: number, readonly mv: number, readonly meta?: Uint8Array, readonly proof?: Uint8Array }
   | { readonly k: 'suspect', readonly node: string, readonly inc: number, readonly from: string }
   | { readonly k: 'dead', readonly node: string, readonly inc: number, readonly from: string }
 
@@ -28,10 +30,11 @@ export type StateCode = (typeof STATE_CODE)[MemberState]
 
 /**
  * One member in a push-pull (anti-entropy) exchange: [node, incarnation, state, metadata version,
- * metadata?]. A tuple rather than a record: a full table is N of these, and keys would double its size.
- * Metadata is included for the sender itself, and in an answer for every member the asker is behind on.
+ * metadata?, proof?]. A tuple rather than a record: a full table is N of these, and keys would double its
+ * size. Metadata is included for the sender itself, and in an answer for every member the asker is behind
+ * on; null stands in for it when only a proof follows. The proof is the driver's, as on alive gossip.
  */
-export type StateEntry = readonly [node: string, inc: number, state: StateCode, mv: number, meta?: Uint8Array]
+export type StateEntry = readonly [node: string, inc: number, state: StateCode, mv: number, meta?: Uint8Array | null, proof?: Uint8Array]
 
 /**
  * The messages between cores. The sender is not in the message: the transport authenticates it and
@@ -87,6 +90,12 @@ export type SwimEvent =
 export interface SwimOutput {
   readonly messages: readonly Outgoing[]
   readonly events: readonly SwimEvent[]
+  /**
+   * Gossip this node originated (its alive, refutation, metadata or leave; suspicions it raised — not
+   * its confirmations of others' — and deaths it declared), each also queued for piggybacking: a driver with a broadcast channel sends these once to
+   * every member at once, so that news does not wait for gossip rounds. Announces `incarnation` too.
+   */
+  readonly news: readonly Gossip[]
   readonly incarnation: number
 }
 
@@ -102,7 +111,11 @@ export interface SwimMember {
   readonly changedAtMs: number
 }
 
-/** A member known before the core starts (from the data dir or a join grant); seeded as alive, silently. */
+/**
+ * A member known before the core starts (from the data dir or a join grant); seeded as alive, silently.
+ * A `metaVersion` above 0 without `meta` makes the core ask the member for its metadata, two joinRetryMs
+ * after start unless it came meanwhile (with the answer to a join).
+ */
 export interface KnownSwimMember {
   readonly node: string
   readonly incarnation?: number

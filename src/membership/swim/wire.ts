@@ -5,6 +5,8 @@ import { STATE_CODE, type Gossip, type StateEntry, type SwimMessage } from './ty
 /** Caps on what a peer may send: a frame, one member's metadata, the gossip in one message, a push-pull table. */
 export const MAX_SWIM_FRAME_BYTES = 8 * 1024 * 1024
 export const MAX_META_BYTES = 16 * 1024
+/** Cap on an alive claim's proof (opaque to the core; an Ed25519 signature in the agent). */
+export const MAX_PROOF_BYTES = 256
 const MAX_GOSSIP_ITEMS = 256
 const MAX_STATES = 100_000
 const MAX_ID = 256
@@ -22,10 +24,14 @@ function isMeta (v: unknown): v is Uint8Array {
   return isBytes(v) && v.byteLength <= MAX_META_BYTES
 }
 
+function isProof (v: unknown): v is Uint8Array {
+  return isBytes(v) && v.byteLength <= MAX_PROOF_BYTES
+}
+
 function isGossip (v: unknown): v is Gossip {
   if (!isRecord(v) || !isId(v.node) || !isSafeUint(v.inc)) return false
   switch (v.k) {
-    case 'alive': return isSafeUint(v.mv) && (v.meta === undefined || isMeta(v.meta))
+    case 'alive': return isSafeUint(v.mv) && (v.meta === undefined || isMeta(v.meta)) && (v.proof === undefined || isProof(v.proof))
     case 'suspect':
     case 'dead': return isId(v.from)
     default: return false
@@ -39,8 +45,8 @@ function isGossipList (v: unknown): v is Gossip[] {
 const CODES: ReadonlySet<unknown> = new Set(Object.values(STATE_CODE))
 
 function isStateEntry (v: unknown): v is StateEntry {
-  return Array.isArray(v) && (v.length === 4 || v.length === 5) && isId(v[0]) && isSafeUint(v[1]) && CODES.has(v[2]) &&
-    isSafeUint(v[3]) && (v.length === 4 || isMeta(v[4]))
+  return Array.isArray(v) && v.length >= 4 && v.length <= 6 && isId(v[0]) && isSafeUint(v[1]) && CODES.has(v[2]) &&
+    isSafeUint(v[3]) && (v.length < 5 || v[4] === null || isMeta(v[4])) && (v.length < 6 || isProof(v[5]))
 }
 
 function hasOptionalGossip (v: Record<string, unknown>): boolean {
@@ -52,7 +58,11 @@ function hasOptionalGossip (v: Record<string, unknown>): boolean {
  * `too-large`) for anything else, and the driver drops the frame.
  */
 export function decodeSwimMessage (bytes: Uint8Array): SwimMessage {
-  const v = decode(bytes, MAX_SWIM_FRAME_BYTES)
+  return checkSwimMessage(decode(bytes, MAX_SWIM_FRAME_BYTES))
+}
+
+/** Check an already decoded frame (a frame stream decodes as it reads); throws as `decodeSwimMessage`. */
+export function checkSwimMessage (v: unknown): SwimMessage {
   if (isRecord(v) && isWellFormed(v)) return v as unknown as SwimMessage
   throw new FlotillaError('invalid-argument', 'swim message is malformed')
 }

@@ -1,246 +1,103 @@
-import { describe, expect, it } from 'vitest'
-import { newObjectId } from '../../../src/membership/ids.js'
-import { MemberTable, type HeartbeatVerdict, type KnownMember, type MemberEvent } from '../../../src/membership/member-table.js'
-import type { CertificateClaims, NodeRole } from '../../../src/membership/certificate.js'
-import type { Heartbeat } from '../../../src/membership/heartbeat.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { MemberTable, type KnownMember, type MemberEvent } from '../../../src/membership/member-table.js'
+import { openView, type SignedView } from '../../../src/membership/swim-claims.js'
+import { applySwimEvents, type SwimSource } from '../../../src/membership/swim-members.js'
+import type { MemberState, SwimEvent, SwimMember } from '../../../src/membership/swim/index.js'
+import { testCluster, viewOf, type TestCluster, type TestNode } from './swim-fixture.js'
 
-const SUSPECT = 1000
-const DOWN = 3000
-const timing = { suspectAfterMs: SUSPECT, downAfterMs: DOWN }
-
-function claimsFor (nodeId: string, peerId: string, role: NodeRole = 'worker'): CertificateClaims {
-  return { v: 1, clusterId: 'c'.repeat(25), nodeId, peerId, role, issuedAtMs: 42, serial: '00' }
+function kinds (events: readonly MemberEvent[]): string[] {
+  return events.map(e => `${e.kind} ${e.member.hostname}`)
 }
 
-function hb (incarnation: number, seq: number, patch: Partial<Heartbeat> = {}): Heartbeat {
-  return {
-    v: 1,
-    cert: new Uint8Array(0),
-    incarnation,
-    seq,
-    sentAtMs: 0,
-    hostname: 'node-1',
-    addrs: ['/ip4/10.0.0.1/tcp/4242'],
-    status: 'ready',
-    description: { os: 'linux', arch: 'x86_64', nanoCpus: 1e9, memoryBytes: 1024, engine: { state: 'available', version: '27.0.1', labels: {} } },
-    leaderId: '',
-    ...patch
+/**
+ * The member table as SWIM drives it (swim-members.ts): alive → ready, suspect → suspect, dead → down,
+ * left → down and left; a member is listed from its first view on.
+ */
+describe('member table under SWIM', () => {
+  let c: TestCluster
+  let self: TestNode
+  let b: TestNode
+
+  beforeAll(async () => {
+    c = await testCluster(2)
+    ;[self, b] = c.nodes as [TestNode, TestNode]
+  })
+
+  /** A SWIM stand-in: the core's state for b, and b's views opened as the driver does. */
+  function source (state: MemberState, mv: number): SwimSource {
+    const member = (node: string): SwimMember | undefined =>
+      node === b.nodeId ? { node, state, incarnation: mv, metaVersion: mv, meta: null, changedAtMs: 0 } : undefined
+    return { member, viewOf: (node, meta, v) => openView(meta, c.trust, node, v) }
   }
-}
 
-function kinds (v: HeartbeatVerdict | MemberEvent[]): string[] {
-  if (Array.isArray(v)) return v.map(e => e.kind)
-  if (!v.accepted) throw new Error(`expected accepted, got refused: ${v.reason}`)
-  return v.events.map(e => e.kind)
-}
+  function alive (mv: number, meta = true, leaderId = ''): SwimEvent {
+    return { kind: 'alive', node: b.nodeId, incarnation: mv, meta: meta ? b.signer.sealView(mv, b.cert, viewOf('node-2', leaderId)) : null, atMs: 0 }
+  }
 
-function setup (): { table: MemberTable, self: string, node: string, claims: CertificateClaims } {
-  const self = newObjectId()
-  const node = newObjectId()
-  return { table: new MemberTable(self, timing), self, node, claims: claimsFor(node, 'peer-1') }
-}
+  function table (): MemberTable {
+    const t = new MemberTable(self.nodeId)
+    const v: SignedView = { certificate: self.cert, claims: openView(self.signer.sealView(1, self.cert, self.view), c.trust, self.nodeId, 1).claims, view: self.view, mv: 1 }
+    t.setSelf(v, 1, 0)
+    return t
+  }
 
-describe('MemberTable.applyHeartbeat', () => {
-  it('accepts a first heartbeat as joined, with the certificate\'s identity and the heartbeat\'s fields', () => {
-    const { table, node, claims } = setup()
-    const verdict = table.applyHeartbeat(hb(1, 1), claims, 100)
-    expect(kinds(verdict)).toEqual(['joined'])
-    expect(table.get(node)).toMatchObject({
-      nodeId: node, peerId: 'peer-1', role: 'worker', hostname: 'node-1', addrs: ['/ip4/10.0.0.1/tcp/4242'],
-      liveness: 'ready', incarnation: 1, seq: 1, createdAtMs: 42, updatedAtMs: 100, left: false
+  it('lists a member from its first view, with the certificate\'s identity and the view\'s fields', () => {
+    const t = table()
+    expect(applySwimEvents(t, [alive(3, false)], source('alive', 3), 10)).toEqual([])
+    expect(t.get(b.nodeId)).toBeUndefined()
+    expect(kinds(applySwimEvents(t, [alive(3)], source('alive', 3), 20))).toEqual(['joined node-2'])
+    expect(t.get(b.nodeId)).toMatchObject({
+      peerId: b.peerId, role: 'worker', hostname: 'node-2', addrs: ['/ip4/127.0.0.1/tcp/4242'], liveness: 'ready', incarnation: 3, seq: 3,
+      createdAtMs: 1_700_000_000_000, updatedAtMs: 20, left: false
     })
-    expect(table.byPeerId('peer-1')?.nodeId).toBe(node)
+    expect(t.byPeerId(b.peerId)?.nodeId).toBe(b.nodeId)
+    expect(t.list().map(m => m.nodeId).sort()).toEqual([self.nodeId, b.nodeId].sort())
   })
 
-  it.each<[string, number, number]>([
-    ['a replay of the last (incarnation, seq)', 2, 5],
-    ['an older seq of the same incarnation', 2, 4],
-    ['an older incarnation with a higher seq', 1, 100]
-  ])('refuses %s and keeps the member as it was', (_name, incarnation, seq) => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(2, 5), claims, 0)
-    const before = table.get(node)
-    const verdict = table.applyHeartbeat(hb(incarnation, seq, { hostname: 'other' }), claims, 10)
-    expect(verdict.accepted).toBe(false)
-    if (!verdict.accepted) expect(verdict.reason).toMatch(/stale or replayed/)
-    expect(table.get(node)).toEqual(before)
+  it('maps suspect, dead, a return and a leave', () => {
+    const t = table()
+    applySwimEvents(t, [alive(1)], source('alive', 1), 0)
+    const ev = (e: SwimEvent): string[] => kinds(applySwimEvents(t, [e], source('alive', e.incarnation), 1))
+    expect(ev({ kind: 'suspect', node: b.nodeId, incarnation: 1, from: self.nodeId, atMs: 0 })).toEqual(['suspect node-2'])
+    expect(t.get(b.nodeId)?.liveness).toBe('suspect')
+    expect(ev(alive(2, false))).toEqual([]) // a refutation: back to ready, no event (as a heartbeat was)
+    expect(t.get(b.nodeId)?.liveness).toBe('ready')
+    expect(ev({ kind: 'dead', node: b.nodeId, incarnation: 2, from: self.nodeId, atMs: 0 })).toEqual(['down node-2'])
+    expect(ev(alive(3))).toEqual(['up node-2'])
+    expect(ev({ kind: 'left', node: b.nodeId, incarnation: 3, atMs: 0 })).toEqual(['left node-2'])
+    expect(t.get(b.nodeId)).toMatchObject({ liveness: 'down', left: true })
+    expect(t.known().find(k => k.nodeId === b.nodeId)?.left).toBe(true)
   })
 
-  it('accepts a higher incarnation with a lower seq (a restart)', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 50), claims, 0)
-    const verdict = table.applyHeartbeat(hb(2, 1), claims, 10)
-    expect(kinds(verdict)).toEqual([])
-    expect(table.get(node)).toMatchObject({ incarnation: 2, seq: 1, liveness: 'ready' })
+  it('takes a new view (a new leader) without a liveness event, and shows it', () => {
+    const t = table()
+    applySwimEvents(t, [alive(1)], source('alive', 1), 0)
+    const before = t.get(b.nodeId)!.version
+    const meta = b.signer.sealView(2, b.cert, viewOf('node-2', 'the-leader'))
+    expect(applySwimEvents(t, [{ kind: 'meta', node: b.nodeId, incarnation: 2, meta, atMs: 0 }], source('alive', 2), 5)).toEqual([])
+    expect(t.get(b.nodeId)).toMatchObject({ leaderId: 'the-leader', seq: 2, updatedAtMs: 5 })
+    expect(t.get(b.nodeId)!.version).toBeGreaterThan(before)
   })
 
-  it('emits up when a node that went down is heard again after a restart', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 50), claims, 0)
-    expect(kinds(table.tick(DOWN))).toEqual(['down'])
-    expect(table.get(node)?.liveness).toBe('down')
-    const verdict = table.applyHeartbeat(hb(2, 1), claims, DOWN + 1)
-    expect(kinds(verdict)).toEqual(['up'])
-    expect(table.get(node)?.liveness).toBe('ready')
+  it('shows a member remembered from disk as unknown until SWIM has its view (up) or finds it gone (down)', () => {
+    const known: KnownMember = { nodeId: b.nodeId, peerId: b.peerId, role: 'worker', hostname: 'node-2', addrs: [], createdAtMs: 1, left: false }
+    const t = table()
+    t.restore(known, 0)
+    expect(t.get(b.nodeId)?.liveness).toBe('unknown')
+    // Seeded alive in the core, its view then arrives as a `meta` event.
+    const meta = b.signer.sealView(4, b.cert, viewOf('node-2'))
+    expect(kinds(applySwimEvents(t, [{ kind: 'meta', node: b.nodeId, incarnation: 4, meta, atMs: 0 }], source('alive', 4), 1))).toEqual(['up node-2'])
+    const u = table()
+    u.restore(known, 0)
+    expect(kinds(applySwimEvents(u, [{ kind: 'suspect', node: b.nodeId, incarnation: 0, from: self.nodeId, atMs: 0 }], source('suspect', 0), 1))).toEqual(['suspect node-2'])
+    expect(kinds(applySwimEvents(u, [{ kind: 'dead', node: b.nodeId, incarnation: 0, from: self.nodeId, atMs: 0 }], source('dead', 0), 2))).toEqual(['down node-2'])
   })
 
-  it('brings a suspect node back to ready without an event', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 1), claims, 0)
-    expect(kinds(table.tick(SUSPECT))).toEqual(['suspect'])
-    expect(kinds(table.applyHeartbeat(hb(1, 2), claims, SUSPECT + 1))).toEqual([])
-    expect(table.get(node)?.liveness).toBe('ready')
-  })
-
-  it('a leaving heartbeat emits left once and puts the member down at once', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 1), claims, 0)
-    const verdict = table.applyHeartbeat(hb(1, 2, { status: 'leaving' }), claims, 10)
-    expect(kinds(verdict)).toEqual(['left'])
-    expect(table.get(node)).toMatchObject({ liveness: 'down', left: true })
-    expect(kinds(table.applyHeartbeat(hb(1, 3, { status: 'leaving' }), claims, 20))).toEqual([])
-    // Down already: silence reports nothing more.
-    expect(table.tick(DOWN * 10)).toEqual([])
-  })
-
-  it('refuses a heartbeat whose certificate binds the node ID to another peer', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 1), claims, 0)
-    const before = table.get(node)
-    const verdict = table.applyHeartbeat(hb(9, 9, { hostname: 'impostor' }), claimsFor(node, 'peer-2'), 10)
-    expect(verdict.accepted).toBe(false)
-    if (!verdict.accepted) expect(verdict.reason).toContain('another peer')
-    expect(table.get(node)).toEqual(before)
-    expect(table.byPeerId('peer-2')).toBeUndefined()
-  })
-})
-
-describe('MemberTable.tick', () => {
-  it('turns silence into suspect, then down, each reported once', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 1), claims, 0)
-    expect(table.tick(SUSPECT - 1)).toEqual([])
-    const suspect = table.tick(SUSPECT)
-    expect(kinds(suspect)).toEqual(['suspect'])
-    expect(suspect[0]?.member).toMatchObject({ nodeId: node, liveness: 'suspect', updatedAtMs: SUSPECT })
-    expect(table.tick(SUSPECT + 1)).toEqual([])
-    const down = table.tick(DOWN)
-    expect(kinds(down)).toEqual(['down'])
-    expect(down[0]?.member).toMatchObject({ nodeId: node, liveness: 'down' })
-    expect(table.get(node)?.liveness).toBe('down')
-    expect(table.tick(DOWN + 1)).toEqual([])
-  })
-
-  it('never reports the self node suspect or down', () => {
-    const { table, self } = setup()
-    table.applyHeartbeat(hb(1, 1), claimsFor(self, 'self-peer', 'manager'), 0)
-    expect(table.tick(SUSPECT)).toEqual([])
-    expect(table.tick(DOWN * 10)).toEqual([])
-    expect(table.get(self)?.liveness).toBe('ready')
-  })
-
-  it('does not report the self node up when its own heartbeat follows a long silence', () => {
-    // The self node is never shown suspect or down, so its next heartbeat is no comeback.
-    const { table, self } = setup()
-    const claims = claimsFor(self, 'self-peer', 'manager')
-    table.applyHeartbeat(hb(1, 1), claims, 0)
-    table.tick(DOWN * 10)
-    expect(table.get(self)?.liveness).toBe('ready')
-    expect(kinds(table.applyHeartbeat(hb(1, 2), claims, DOWN * 10 + 1))).toEqual([])
-  })
-})
-
-describe('MemberTable versions', () => {
-  it('grows the version only when a visible field changes', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 1), claims, 0)
-    const v0 = table.get(node)!.version
-
-    // seq, sentAtMs and leaderId are not shown to users.
-    table.applyHeartbeat(hb(1, 2, { sentAtMs: 99, leaderId: 'x' }), claims, 10)
-    expect(table.get(node)).toMatchObject({ version: v0, updatedAtMs: 0, seq: 2, leaderId: 'x' })
-
-    const steps: Array<[string, Partial<Heartbeat>]> = [
-      ['hostname', { hostname: 'renamed' }],
-      ['addrs', { hostname: 'renamed', addrs: ['/ip4/10.0.0.2/tcp/4242'] }],
-      ['description', {
-        hostname: 'renamed',
-        addrs: ['/ip4/10.0.0.2/tcp/4242'],
-        description: { os: 'linux', arch: 'aarch64', nanoCpus: 1e9, memoryBytes: 1024, engine: { state: 'unavailable', message: 'gone' } }
-      }]
-    ]
-    let seq = 3
-    let last = v0
-    for (const [field, patch] of steps) {
-      const now = seq * 10
-      table.applyHeartbeat(hb(1, seq++, patch), claims, now)
-      const m = table.get(node)!
-      expect(m.version, field).toBeGreaterThan(last)
-      expect(m.updatedAtMs, field).toBe(now)
-      last = m.version
-      // The same fields again: no change.
-      table.applyHeartbeat(hb(1, seq++, patch), claims, now + 5)
-      expect(table.get(node)!.version, `${field} repeated`).toBe(last)
-    }
-  })
-
-  it('grows the version on a liveness change from tick and on a refused heartbeat not at all', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 5), claims, 0)
-    const v0 = table.get(node)!.version
-    table.applyHeartbeat(hb(1, 5), claims, 1)
-    expect(table.get(node)!.version).toBe(v0)
-    table.tick(SUSPECT)
-    expect(table.get(node)!.version).toBeGreaterThan(v0)
-  })
-})
-
-describe('MemberTable.restore', () => {
-  function known (nodeId: string, patch: Partial<KnownMember> = {}): KnownMember {
-    return { nodeId, peerId: `peer-of-${nodeId}`, role: 'manager', hostname: 'old-host', addrs: ['/ip4/10.0.0.9/tcp/4242'], createdAtMs: 7, left: false, ...patch }
-  }
-
-  it('seeds an unknown member that a heartbeat brings up (not joined)', () => {
-    const { table } = setup()
-    const id = newObjectId()
-    table.restore(known(id), 0)
-    expect(table.get(id)).toMatchObject({ nodeId: id, liveness: 'unknown', description: null, incarnation: 0, seq: 0, hostname: 'old-host' })
-    const verdict = table.applyHeartbeat(hb(1, 1), claimsFor(id, `peer-of-${id}`, 'manager'), 10)
-    expect(kinds(verdict)).toEqual(['up'])
-    expect(table.get(id)?.liveness).toBe('ready')
-  })
-
-  it('puts a restored member that stays silent down after downAfterMs', () => {
-    const { table } = setup()
-    const id = newObjectId()
-    table.restore(known(id), 100)
-    expect(table.tick(100 + SUSPECT)).toEqual([])
-    const events = table.tick(100 + DOWN)
-    expect(kinds(events)).toEqual(['down'])
-    expect(table.get(id)?.liveness).toBe('down')
-  })
-
-  it('restores a member that had left as down', () => {
-    const { table } = setup()
-    const id = newObjectId()
-    table.restore(known(id, { left: true }), 0)
-    expect(table.get(id)).toMatchObject({ liveness: 'down', left: true })
-    expect(table.tick(DOWN * 2)).toEqual([])
-  })
-
-  it('does not overwrite a member already in the table', () => {
-    const { table, node, claims } = setup()
-    table.applyHeartbeat(hb(1, 1), claims, 0)
-    const before = table.get(node)
-    table.restore(known(node, { peerId: 'peer-1', hostname: 'stale' }), 5)
-    expect(table.get(node)).toEqual(before)
-  })
-
-  it('list() orders by node ID and known() keeps the durable fields', () => {
-    const { table } = setup()
-    const ids = ['b'.repeat(25), 'a'.repeat(25), 'c'.repeat(25)]
-    for (const id of ids) table.restore(known(id), 0)
-    expect(table.list().map(m => m.nodeId)).toEqual([...ids].sort())
-    expect(table.known()).toEqual([...ids].sort().map(id => known(id)))
+  it('never reports this node itself, and forgets a removed member', () => {
+    const t = table()
+    expect(t.update(self.nodeId, { liveness: 'down' }, 1)).toEqual([])
+    applySwimEvents(t, [alive(1)], source('alive', 1), 0)
+    t.forget(b.nodeId)
+    expect(t.get(b.nodeId)).toBeUndefined()
   })
 })

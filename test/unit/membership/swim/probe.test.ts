@@ -157,6 +157,38 @@ describe('suspicion to death (Lifeguard LHA-Suspicion)', () => {
     }
   })
 
+  it('a node that is itself unhealthy when a suspicion starts waits (score + 1) times as long before it declares the suspect dead', () => {
+    const c = core({ members, config: { probeIntervalMs: 100_000, probeTimeoutMs: 40_000, suspicionMult: 0.01, suspicionConfirmations: 0 } })
+    const { minMs } = suspicionBoundsMs(c.config, 10)
+    c.adjustHealth(2)
+    c.receive('m1', { t: 'gossip', g: [{ k: 'suspect', node: 'm0', inc: 1, from: 'm1' }] }, 0)
+    c.drain()
+    // Healthier meanwhile: the stretch is the one at the start.
+    c.adjustHealth(-2)
+    c.tick(minMs)
+    c.tick(3 * minMs - 1)
+    expect(c.member('m0')?.state).toBe('suspect')
+    c.tick(3 * minMs)
+    expect(c.member('m0')?.state).toBe('dead')
+  })
+
+  it('tells the member a death it declares; a member alive after all answers, and is taken back', () => {
+    const c = core({ members, config: { probeIntervalMs: 100_000, probeTimeoutMs: 40_000, suspicionMult: 0.01, suspicionConfirmations: 0 } })
+    c.receive('m1', { t: 'gossip', g: [{ k: 'suspect', node: 'm0', inc: 1, from: 'm1' }] }, 0)
+    c.drain()
+    c.tick(10_000)
+    const out = c.drain()
+    expect(kinds(out.events)).toEqual(['dead m0@1'])
+    expect(sent(out.messages, 'gossip')).toContainEqual({ to: 'm0', message: { t: 'gossip', g: [{ k: 'dead', node: 'm0', inc: 1, from: 'a' }] } })
+    // m0 had refuted (incarnation 2) before we heard: it answers our notice with that alive.
+    const m0 = core({ self: 'm0', members: ['a', 'm1'], incarnation: 2 })
+    m0.receive('a', { t: 'gossip', g: [{ k: 'dead', node: 'm0', inc: 1, from: 'a' }] }, 10_000)
+    const answer = sent(m0.drain().messages, 'gossip')
+    expect(answer).toEqual([{ to: 'a', message: { t: 'gossip', g: [{ k: 'alive', node: 'm0', inc: 2, mv: 2 }] } }])
+    c.receive('m0', answer[0]!.message, 10_001)
+    expect(c.member('m0')).toMatchObject({ state: 'alive', incarnation: 2 })
+  })
+
   it('a refutation before the timeout keeps the member alive', () => {
     const c = core({ members, config: { probeIntervalMs: 100_000, probeTimeoutMs: 40_000 } })
     c.receive('m1', { t: 'gossip', g: [{ k: 'suspect', node: 'm0', inc: 1, from: 'm1' }] }, 0)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { STATE_CODE, type Gossip, type MemberState, type StateEntry } from '../../../../src/membership/swim/index.js'
+import { STATE_CODE, SwimCore, type Gossip, type MemberState, type StateEntry } from '../../../../src/membership/swim/index.js'
 import { META, core, gossipIn, kinds, runUntil, sent } from './harness.js'
 
 function gossip (g: Gossip): { t: 'gossip', g: Gossip[] } {
@@ -126,7 +126,18 @@ describe('refutation (SWIM §4.2)', () => {
     const c = withB('dead', 5)
     c.receive('b', { t: 'gossip', g: [{ k: 'dead', node: 'a', inc: 1, from: 'b' }] }, 10)
     expect(c.stats.refutations).toBe(1)
-    expect(sent(c.drain().messages, 'gossip')).toEqual([])
+    // Only its refutation, straight to the accuser; no dead notice back.
+    expect(sent(c.drain().messages, 'gossip')).toEqual([{ to: 'b', message: { t: 'gossip', g: [{ k: 'alive', node: 'a', inc: 2, mv: 1 }] } }])
+  })
+
+  it('answers an accuser that missed its refutation with its current alive, without refuting again', () => {
+    const c = core({ members: ['b', 'c'], incarnation: 3 })
+    c.receive('b', gossip({ k: 'dead', node: 'a', inc: 2, from: 'b' }), 0)
+    c.receive('b', gossip({ k: 'suspect', node: 'a', inc: 1, from: 'c' }), 0)
+    expect(c.stats.refutations).toBe(0)
+    expect(c.incarnation).toBe(3)
+    // The first is b's own claim (b holds a dead); the second only passed through b.
+    expect(sent(c.drain().messages, 'gossip')).toEqual([{ to: 'b', message: { t: 'gossip', g: [{ k: 'alive', node: 'a', inc: 3, mv: 3 }] } }])
   })
 })
 
@@ -219,5 +230,59 @@ describe('metadata (a version counter; carried only when it changes)', () => {
     const c = core({ members: ['b'] })
     c.receive('b', { t: 'meta-req' }, 0)
     expect(sent(c.drain().messages, 'meta')).toEqual([{ to: 'b', message: { t: 'meta', mv: 1, meta: META } }])
+  })
+})
+
+describe('news: what a node originates, for a driver\'s broadcast channel', () => {
+  it('lists its own alive, refutation, suspicions and deaths once each, never what it passes on', () => {
+    const c = core({ members: ['b', 'c'], config: { suspicionMult: 1 } })
+    c.join(['b'], 0)
+    expect(c.drain().news).toEqual([{ k: 'alive', node: 'a', inc: 1, mv: 1, meta: META }])
+    c.receive('b', gossip({ k: 'suspect', node: 'a', inc: 1, from: 'b' }), 0)
+    c.receive('b', gossip({ k: 'suspect', node: 'c', inc: 1, from: 'b' }), 0)
+    expect(c.drain().news).toEqual([{ k: 'alive', node: 'a', inc: 2, mv: 1 }])
+    // b's suspicion of c runs out here: the death is this node's own news.
+    c.tick(10_000)
+    expect(c.drain().news).toContainEqual({ k: 'dead', node: 'c', inc: 1, from: 'a' })
+  })
+})
+
+describe('strangers and late joiners', () => {
+  it('push-pulls with a member it hears from before hearing of it, at most once per joinRetryMs', () => {
+    const c = core({ members: ['b'] })
+    c.receive('x', { t: 'ping', seq: 1, target: 'a' }, 0)
+    c.receive('x', { t: 'ping', seq: 2, target: 'a' }, 10)
+    const out = c.drain().messages
+    expect(sent(out, 'push-pull').map(m => m.to)).toEqual(['x'])
+    expect(sent(out, 'ack')).toHaveLength(2)
+    c.receive('x', { t: 'ping', seq: 3, target: 'a' }, 1000)
+    expect(sent(c.drain().messages, 'push-pull').map(m => m.to)).toEqual(['x'])
+    c.receive('b', { t: 'ping', seq: 4, target: 'a' }, 1000)
+    expect(sent(c.drain().messages, 'push-pull')).toEqual([])
+  })
+
+  it('push-pulls once more soon after its join is answered: the seed\'s table was a snapshot', () => {
+    const c = core({ config: { pushPullIntervalMs: 30_000 } })
+    c.join(['s'], 0)
+    c.drain()
+    c.receive('s', { t: 'push-pull', join: true, reply: true, states: [['s', 1, STATE_CODE.alive, 1, META]] }, 10)
+    const { messages } = runUntil(c, 10, 2_100, (o, now) => {
+      if (o.message.t === 'ping') c.receive(o.to, { t: 'ack', seq: o.message.seq }, now)
+    })
+    expect(sent(messages, 'push-pull').filter(m => !m.message.join).map(m => m.to)).toEqual(['s'])
+  })
+})
+
+describe('members known at start without their metadata', () => {
+  it('asks each for its metadata two joinRetryMs after start, and reports it when it comes', () => {
+    const c = new SwimCore({ self: 'a', incarnation: 1, meta: META, nowMs: 0, random: () => 0.5, config: { pushPullIntervalMs: 0 }, members: [{ node: 'b', metaVersion: 1 }] })
+    c.tick(1999)
+    expect(sent(c.drain().messages, 'meta-req')).toEqual([])
+    c.tick(2000)
+    expect(sent(c.drain().messages, 'meta-req').map(m => m.to)).toEqual(['b'])
+    c.receive('b', { t: 'meta', mv: 7, meta: new Uint8Array([9]) }, 10)
+    const out = c.drain()
+    expect(kinds(out.events)).toEqual(['meta b@0'])
+    expect(c.member('b')).toMatchObject({ state: 'alive', metaVersion: 7, meta: new Uint8Array([9]) })
   })
 })

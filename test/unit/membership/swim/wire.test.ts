@@ -14,6 +14,8 @@ describe('SWIM wire format', () => {
     { t: 'nack', seq: 5 },
     { t: 'gossip', g: [{ k: 'alive', node: ID, inc: 0, mv: 0 }] },
     { t: 'push-pull', join: true, reply: false, states: [[ID, 1, STATE_CODE.alive, 1, new Uint8Array([7])], ['b', 2, STATE_CODE.left, 1]] },
+    { t: 'gossip', g: [{ k: 'alive', node: ID, inc: 2, mv: 1, proof: new Uint8Array(64) }] },
+    { t: 'push-pull', join: false, reply: true, states: [[ID, 1, STATE_CODE.alive, 1, null, new Uint8Array(64)], [ID, 1, STATE_CODE.alive, 1, new Uint8Array([7]), new Uint8Array(64)]] },
     { t: 'meta-req' },
     { t: 'meta', mv: 2, meta: new Uint8Array([3]) }
   ]
@@ -36,6 +38,8 @@ describe('SWIM wire format', () => {
     ['oversized metadata', { t: 'meta', mv: 1, meta: new Uint8Array(17 * 1024) }],
     ['a push-pull entry with a bad state', { t: 'push-pull', join: false, reply: false, states: [[ID, 1, 9, 1]] }],
     ['a push-pull entry of the wrong length', { t: 'push-pull', join: false, reply: false, states: [[ID, 1]] }],
+    ['an oversized proof', { t: 'gossip', g: [{ k: 'alive', node: ID, inc: 1, mv: 1, proof: new Uint8Array(300) }] }],
+    ['a push-pull proof that is not bytes', { t: 'push-pull', join: false, reply: false, states: [[ID, 1, STATE_CODE.alive, 1, null, 'sig']] }],
     ['not a record', [1, 2, 3]]
   ])('refuses %s', (_what, v) => {
     expect(() => decodeSwimMessage(encode(v))).toThrow(FlotillaError)

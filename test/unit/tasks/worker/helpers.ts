@@ -6,7 +6,7 @@
  */
 import { FlotillaError } from '../../../../src/membership/errors.js'
 import type { Logger } from '../../../../src/membership/logger.js'
-import type { NodeDescription } from '../../../../src/membership/heartbeat.js'
+import type { NodeDescription } from '../../../../src/membership/node-view.js'
 import type {
   AdoptResult, AdoptedTask, ContainerStatus, ControllerCall, Executor, ExitStatus, LogLine, TaskController, TaskDescription
 } from '../../../../src/tasks/executor/types.js'

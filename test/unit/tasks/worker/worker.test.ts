@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Worker, type WorkerDeps } from '../../../../src/tasks/worker/worker.js'
 import { taskStateRank } from '../../../../src/tasks/executor/task-step.js'
-import type { NodeDescription } from '../../../../src/membership/heartbeat.js'
+import type { NodeDescription } from '../../../../src/membership/node-view.js'
 import { FakeEngine, FakeLeader, NODE_ID, assignment, description, silentLogger, until } from './helpers.js'
 
 /** A started worker against an in-memory engine and leader; stopped when the test ends. */

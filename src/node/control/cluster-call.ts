@@ -2,7 +2,7 @@ import { FlotillaError, type Membership } from '../../membership/index.js'
 import { NotLeaderError, PROPOSAL_TIMEOUT_MS, QUORUM_HINT, type Manager } from '../../election/index.js'
 import type { Agent } from '../agent.js'
 import type { ApiRequest, ApiResponse } from './http-server.js'
-import { forwardCall, ForwardNotSentError, RETRY_HEADER } from './forward.js'
+import { ForwardNotSentError, ForwardUnansweredError, RETRY_HEADER, type Forwarder } from './forward.js'
 
 /** How long a call waits for a leader while this node reaches fewer managers than a quorum. */
 const NO_QUORUM_WAIT_MS = 1000
@@ -28,7 +28,7 @@ function silence (m: Membership, node: string): 'suspect' | 'down' | null {
  * (another leader is known) or has gone silent (suspect or down in the membership): a leader cut off
  * by a partition that drops packets would otherwise hold the call until the forward's own timeout.
  */
-async function forwardWatched (agent: Agent, m: Membership, target: string, req: ApiRequest, write: boolean, budgetMs: number): Promise<ApiResponse> {
+async function forwardWatched (agent: Agent, forwarder: Forwarder, m: Membership, target: string, req: ApiRequest, write: boolean, budgetMs: number): Promise<ApiResponse> {
   const abort = new AbortController()
   const watch = setInterval(() => {
     const leader = knownLeader(agent, m)
@@ -38,10 +38,8 @@ async function forwardWatched (agent: Agent, m: Membership, target: string, req:
   }, WATCH_EVERY_MS)
   const budget = setTimeout(() => { abort.abort(new Error(`no answer within ${budgetMs} ms`)) }, budgetMs)
   try {
-    return await forwardCall(m, target, req, abort.signal, write)
-  } catch (err) {
-    // An abort surfaces as the stream's own error: say why the call was given up.
-    throw abort.signal.aborted ? Object.assign(err as Error, { message: `${(err as Error).message} (${(abort.signal.reason as Error).message})` }) : err
+    // A call given up fails with the abort's reason in its message.
+    return await forwarder.call(m, target, req, write, abort.signal)
   } finally {
     clearInterval(watch)
     clearTimeout(budget)
@@ -73,13 +71,13 @@ function noQuorum (v: ReturnType<typeof quorumView>): FlotillaError {
  * to the leader (as SwarmKit's managers proxy to theirs), waiting up to 10 s for one. Reads run after a
  * read barrier, so a read through any node sees every write acknowledged before it; `write` calls skip it.
  *
- * A call is sent again only when it certainly changed nothing: the leader could not be dialled or did
- * not answer the stream's hello (a write waits for that answer before it is sent), or it answered that
- * it is no longer the leader. A forwarded write whose leader went silent after receiving
- * it fails with an outcome left unknown, never retried into a false conflict. While this node reaches
+ * A call is sent again only when it certainly changed nothing: it never left this node (no channel to
+ * the leader could be opened, or a write found the leader silent on its channel: see WRITE_FRESH_MS in
+ * forward.ts), or the leader answered that it no longer leads. A forwarded write whose leader went
+ * silent after receiving it fails with an outcome left unknown, never retried into a false conflict. While this node reaches
  * fewer managers than a quorum, the call fails after a second, naming the quorum it cannot reach.
  */
-export async function clusterCall (agent: Agent, req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> {
+export async function clusterCall (agent: Agent, forwarder: Forwarder, req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> {
   const m = agent.requireMembership()
   const leaderHere = (): Manager | null => {
     const mgr = agent.manager
@@ -117,13 +115,14 @@ export async function clusterCall (agent: Agent, req: ApiRequest, write: boolean
     if (silent !== null) last = `the leader (node ${target ?? ''}) went silent (${silent})`
     else if (target !== null && target !== m.nodeId) {
       try {
-        const res = await forwardWatched(agent, m, target, req, write, Math.max(1000, startMs + FORWARD_BUDGET_MS - Date.now()))
+        const res = await forwardWatched(agent, forwarder, m, target, req, write, Math.max(1000, startMs + FORWARD_BUDGET_MS - Date.now()))
         if (res.headers?.[RETRY_HEADER] === undefined) return res
         last = typeof (res.json as { message?: unknown } | undefined)?.message === 'string' ? (res.json as { message: string }).message : 'retry'
       } catch (err) {
         if (write && !(err instanceof ForwardNotSentError)) {
-          throw new FlotillaError('unavailable', `the leader (node ${target}) did not answer: ${(err as Error).message}; the write may or may not have been applied: inspect before retrying`, {
-            retryable: false, hint: QUORUM_HINT
+          const why = err instanceof ForwardUnansweredError && err.cause instanceof Error ? err.cause.message : (err as Error).message
+          throw new FlotillaError('unavailable', `the leader (node ${target}) did not answer: ${why}; the write may or may not have been applied: inspect before retrying`, {
+            retryable: false, hint: QUORUM_HINT, cause: err
           })
         }
         last = (err as Error).message

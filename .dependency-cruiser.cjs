@@ -1,8 +1,8 @@
 /**
  * flotilla's layering, checked by `npm run lint:deps` and by test/unit/layers.test.ts (so `npm test`
  * fails on a violation too). The layers point one way: membership ← election ← tasks ← node; each
- * imports only from the folders to its left. libp2p stays behind src/membership and dockerode behind
- * the Docker executor.
+ * imports only from the folders to its left. libp2p stays behind src/membership, dockerode behind
+ * the Docker executor and prom-client in src/node/metrics.
  */
 const LIBP2P = '(^|/)node_modules/(libp2p|@libp2p|@chainsafe|@multiformats|it-[^/]+|uint8arrays)/'
 const DOCKER = '(^|/)node_modules/(dockerode|docker-modem)/'
@@ -51,6 +51,13 @@ module.exports = {
       comment: 'Only the Docker executor talks to the engine.',
       from: { path: '^src/', pathNot: '^src/tasks/executor/docker/' },
       to: { path: DOCKER }
+    },
+    {
+      name: 'prom-client-only-in-metrics',
+      severity: 'error',
+      comment: 'Metrics are the agent\'s concern: lower layers report through RaftObserver, public listeners and getters that src/node/metrics reads.',
+      from: { path: '^src/', pathNot: '^src/node/metrics/' },
+      to: { path: '(^|/)node_modules/prom-client/' }
     },
     {
       name: 'no-unresolvable',

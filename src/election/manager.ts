@@ -11,6 +11,7 @@ import { RaftTransport, RAFT_PROTOCOL } from './transport.js'
 import { StoreMachine, type ClusterRaft } from './state/store-machine.js'
 import { RaftNode, DEFAULT_RAFT_TIMING, PROPOSAL_TIMEOUT_MS, type RaftTiming } from './raft-node.js'
 import { Reconciler } from './reconciler.js'
+import type { RaftObserver } from './observer.js'
 import { ClusterStore } from './state/store.js'
 import { secretDigest, type ApplyResult } from './state/apply.js'
 import type { Command } from './state/commands.js'
@@ -51,6 +52,8 @@ export interface ManagerDeps {
    * and its store holds every committed entry; the returned role is stopped when leadership is lost.
    */
   readonly lead?: (manager: Manager) => LeaderRole
+  /** Told of proposals, WAL fsyncs and snapshots, for the agent's metrics. */
+  readonly observer?: RaftObserver
 }
 
 /** The leader-only components, as the manager starts and stops them. */
@@ -104,7 +107,7 @@ export class Manager {
     const id: RaftId = deps.membership.nodeId
     if (how.kind === 'init' || how.kind === 'join') await Manager.wipe(deps.dataDir)
     const log = deps.logger.child('raft-storage')
-    const { storage, state } = await RaftStorage.open(Manager.raftDir(deps.dataDir), { log: msg => { log.warn(msg) } })
+    const { storage, state } = await RaftStorage.open(Manager.raftDir(deps.dataDir), { log: msg => { log.warn(msg) }, observer: deps.observer })
     let initial: RaftInitialState
     if (how.kind === 'init') initial = RaftCore.bootstrap(id)
     else if (how.kind === 'join') initial = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] }
@@ -125,7 +128,7 @@ export class Manager {
       return store.state.cluster === null || (n !== undefined && n.spec.role === 'manager')
     }, deps.logger, deps.now)
     const raft = new RaftNode({
-      id, storage, transport, machine: new StoreMachine(store), logger: deps.logger, timing: deps.timing ?? DEFAULT_RAFT_TIMING, random: deps.random, onFailure: deps.onFatal
+      id, storage, transport, machine: new StoreMachine(store), logger: deps.logger, timing: deps.timing ?? DEFAULT_RAFT_TIMING, random: deps.random, onFailure: deps.onFatal, observer: deps.observer
     }, initial)
     const reconciler = new Reconciler(raft, store, deps.membership, deps.logger, deps.now)
     const m = new Manager(deps, store, raft, reconciler)

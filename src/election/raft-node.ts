@@ -5,6 +5,7 @@ import type { RaftStorage } from './storage/index.js'
 import type { RaftTransport } from './transport.js'
 import type { StateMachine } from './state-machine.js'
 import { NotLeaderError } from './errors.js'
+import type { RaftObserver } from './observer.js'
 
 /** Timing of the managers' Raft, in ticks of `tickMs`. */
 export interface RaftTiming {
@@ -56,6 +57,7 @@ export interface RaftNodeDeps<C, R> {
   readonly random: () => number
   /** Storage or apply failed: this manager can promise nothing more (the agent stops with it). */
   readonly onFailure: (err: unknown) => void
+  readonly observer?: Pick<RaftObserver, 'proposal'>
 }
 
 /**
@@ -361,6 +363,7 @@ export class RaftNode<C, R> {
       }
       this.pending.set(placed.index, { term: placed.term, resolve: answer, reject, timer })
     })
+    answered.then(() => { this.deps.observer?.proposal('committed') }, () => { this.deps.observer?.proposal('failed') })
     this.kickSoon()
     return await answered
   }

@@ -4,7 +4,7 @@ import {
   defaultAdvertiseIp, isUnspecified, newObjectId, generateRootKeyPair, issueCertificate, newTokenSecret,
   type HostPort, type Logger, type NodeDescription, type NodeAddresses, type MembershipDeps, type NodeKey
 } from '../membership/index.js'
-import { DEFAULT_ADDRESS_POOL, Manager, UNKNOWN_NODE_STATUS, type AddressPool } from '../election/index.js'
+import { DEFAULT_ADDRESS_POOL, Manager, UNKNOWN_NODE_STATUS, type AddressPool, type Command, type RaftObserver } from '../election/index.js'
 import { Worker, allocateNetwork, checkAddressPool, connectLocal, connectRemote, ingressSpec, type DispatcherLink, type Executor, type LinkHandlers, type LeaderServices } from '../tasks/index.js'
 import type { AgentConfig } from './config.js'
 import { normalizeSwarmSpec } from './control/schemas.js'
@@ -53,6 +53,8 @@ export interface AgentDeps {
   readonly removeNode: (id: string) => Promise<void>
   /** Told every change of the manager role (a new Manager, or null): the event source follows it. */
   readonly onManager?: (manager: Manager | null) => void
+  /** The metrics' hooks: Raft's, and each command the leader's components commit. */
+  readonly observe?: { readonly raft: RaftObserver, readonly leaderCommitted: (cmd: Command, mgr: Manager) => void }
 }
 
 /** A seeded-from-the-OS random source for Raft's election timeouts (the core itself never calls one). */
@@ -86,7 +88,7 @@ export class Agent {
   constructor (readonly config: AgentConfig, private readonly deps: AgentDeps) {
     this.log = deps.logger.child('agent')
     this.engine = new EngineWatch(deps.executor, deps.logger)
-    this.duties = new LeaderDuties({ logger: deps.logger, now: deps.now })
+    this.duties = new LeaderDuties({ logger: deps.logger, now: deps.now, committed: deps.observe?.leaderCommitted })
     this.session = new SessionPoll({
       membership: () => this.membership,
       manager: () => this.manager,
@@ -135,7 +137,8 @@ export class Agent {
   private managerDeps (membership: Membership): Parameters<typeof Manager.start>[0] {
     return {
       dataDir: this.config.dataDir, membership, logger: this.deps.logger, now: this.deps.now, random: osRandom, onFatal: this.deps.onFatal,
-      lead: mgr => this.duties.lead(mgr)
+      lead: mgr => this.duties.lead(mgr),
+      observer: this.deps.observe?.raft
     }
   }
 

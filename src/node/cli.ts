@@ -37,6 +37,7 @@ async function runAgent (init: AgentInit): Promise<void> {
   const m = running.agent.membership
   out(`flotilla agent running; control socket: ${config.socketPath}\n`)
   out(`  flotilla --host unix://${config.socketPath} node ls\n  docker -H unix://${config.socketPath} node ls\n`)
+  if (running.uiUrl !== null) out(`dashboard: ${running.uiUrl}${config.ui?.actions === true ? ' (actions enabled)' : ' (read-only)'}\n`)
   const cluster = running.agent.manager?.store.state.cluster ?? null
   if (m !== null && cluster !== null) {
     out(`To add a worker to this swarm, run on the other host:\n    flotilla agent --join ${m.advertiseAddr} --token ${formatToken(cluster.root.publicKeyDer, cluster.secrets.worker)}\n`)
@@ -76,6 +77,8 @@ function program (): Command {
     .addOption(new Option('--token <token>', 'join token, with --join').env('FLOTILLA_TOKEN'))
     .addOption(new Option('--log-level <level>', 'debug, info, warn or error').default('info').env('FLOTILLA_LOG_LEVEL'))
     .addOption(new Option('--secrets-dir <dir>', 'where task secrets are written; must be on a tmpfs (default: under /run or /dev/shm)').env('FLOTILLA_SECRETS_DIR'))
+    .addOption(new Option('--ui [ip:port]', 'serve the web dashboard and /metrics (default address 127.0.0.1:8420; off unless given)').env('FLOTILLA_UI'))
+    .addOption(new Option('--ui-actions', 'let the dashboard scale, update, roll back and drain (read-only otherwise)').env('FLOTILLA_UI_ACTIONS'))
     .action(async (o: AgentInit) => { await runAgent(o) })
   addSwarmCommands(p, socket, out)
   addNodeCommands(p, socket, out)

@@ -19,6 +19,9 @@ export interface AgentInit {
   token?: string
   logLevel?: string
   secretsDir?: string
+  /** `--ui [IP:PORT]`: true (the flag without a value) for the default loopback address. */
+  ui?: string | boolean
+  uiActions?: boolean
 }
 
 /** How the agent starts when its data dir holds no membership. */
@@ -26,6 +29,16 @@ export type StartMode =
   | { readonly kind: 'wait' } // as dockerd: wait for `swarm init` / `swarm join` on the socket
   | { readonly kind: 'init' }
   | { readonly kind: 'join', readonly remote: HostPort, readonly token: string }
+
+/** The dashboard's port when `--ui` names none. */
+export const DEFAULT_UI_PORT = 8420
+
+/** The dashboard (src/node/ui): where it listens, and whether its page may change the cluster. */
+export interface UiConfig {
+  readonly listen: HostPort
+  /** `--ui-actions`: scale, update image, rollback and drain from the page; read-only otherwise. */
+  readonly actions: boolean
+}
 
 /** The resolved, validated, frozen agent configuration. */
 export interface AgentConfig {
@@ -41,6 +54,8 @@ export interface AgentConfig {
   readonly start: StartMode
   readonly logLevel: LogLevel
   readonly timing: MembershipTiming
+  /** null: no dashboard (the default). */
+  readonly ui: UiConfig | null
 }
 
 export interface Environment {
@@ -113,6 +128,7 @@ export function resolveAgentConfig (init: AgentInit, env: Environment): AgentCon
     }
     start = { kind: 'join', remote: parseHostPort(init.join, '--join'), token: init.token }
   }
+  const ui = resolveUi(init)
   const dockerHost = init.dockerHost ?? env.dockerHost ?? 'unix:///var/run/docker.sock'
   dockerOptions(dockerHost)
   const hostname = init.hostname ?? osHostname()
@@ -129,6 +145,25 @@ export function resolveAgentConfig (init: AgentInit, env: Environment): AgentCon
     secretsDir: init.secretsDir ?? defaultSecretsDir(env, dataDir),
     start,
     logLevel,
-    timing: DEFAULT_TIMING
+    timing: DEFAULT_TIMING,
+    ui
   })
+}
+
+/**
+ * `--ui`: off unless given; the flag alone (or `true`/`1` from FLOTILLA_UI) listens on loopback, so
+ * that only this host's users reach it; a bare port is a loopback port; any other address only when
+ * named explicitly. `--ui-actions` without `--ui` is refused rather than silently ignored.
+ */
+export function resolveUi (init: Pick<AgentInit, 'ui' | 'uiActions'>): UiConfig | null {
+  const raw = init.ui
+  if (raw === undefined || raw === false || raw === 'false' || raw === '0' || raw === '') {
+    if (init.uiActions === true) throw new FlotillaError('invalid-argument', '--ui-actions needs --ui', { hint: 'add --ui (the dashboard listens on 127.0.0.1:8420 by default)' })
+    return null
+  }
+  let listen: HostPort
+  if (raw === true || raw === 'true' || raw === '1') listen = { ip: '127.0.0.1', port: DEFAULT_UI_PORT }
+  else if (/^\d{1,5}$/.test(raw)) listen = parseHostPort(`127.0.0.1:${raw}`, '--ui')
+  else listen = parseHostPort(raw, '--ui', DEFAULT_UI_PORT)
+  return Object.freeze({ listen, actions: init.uiActions === true })
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../membership/index.js'
-import type { LeaderRole, Manager } from '../election/index.js'
+import type { Command, LeaderRole, Manager } from '../election/index.js'
 import { LeaderServices } from '../tasks/index.js'
 
 /**
@@ -10,11 +10,16 @@ import { LeaderServices } from '../tasks/index.js'
 export class LeaderDuties {
   private services: LeaderServices | null = null
 
-  constructor (private readonly deps: { readonly logger: Logger, readonly now: () => number }) {}
+  constructor (private readonly deps: {
+    readonly logger: Logger
+    readonly now: () => number
+    /** Told each command the leader's components committed (the scheduling latency metric reads placements). */
+    readonly committed?: (cmd: Command, mgr: Manager) => void
+  }) {}
 
   /** The `lead` hook of Manager.start. */
   lead (mgr: Manager): LeaderRole {
-    const services = new LeaderServices({ store: mgr.store, propose: async cmd => { await mgr.propose(cmd) }, now: this.deps.now, logger: this.deps.logger })
+    const services = new LeaderServices({ store: mgr.store, propose: async cmd => { await mgr.propose(cmd); this.deps.committed?.(cmd, mgr) }, now: this.deps.now, logger: this.deps.logger })
     services.start()
     this.services = services
     return {

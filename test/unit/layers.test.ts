@@ -93,4 +93,12 @@ describe('layers: membership ← election ← tasks ← node, no cycles, libp2p 
       'libp2p-only-in-membership: src/node/agent.ts'
     ])
   })
+
+  it('refuses prom-client outside src/node/metrics', async () => {
+    const v = await violationsOf({
+      'src/election/raft-node.ts': "import { Counter } from 'prom-client'\nexport const c = Counter\n",
+      'src/node/metrics/raft-metrics.ts': "import { Counter } from 'prom-client'\nexport const c = Counter\n"
+    })
+    expect(v.map(s => s.replace(/ -> .*$/, ''))).toEqual(['prom-client-only-in-metrics: src/election/raft-node.ts'])
+  })
 })

@@ -9,10 +9,13 @@ import { frameBatch } from './record.js'
 import { recover } from './recovery.js'
 import { appendRecords, encodeSegment, segmentFileName } from './segment.js'
 import { snapshotFileName, writeSnapshotFile } from './snapshot-file.js'
+import type { RaftObserver } from '../observer.js'
 
 export interface RaftStorageOptions {
   /** Receives recovery warnings (a torn write cut, an interrupted compaction finished). Default: none. */
   readonly log?: (msg: string) => void
+  /** Told each WAL fsync's duration and each snapshot written (the agent's metrics). Default: none. */
+  readonly observer?: Pick<RaftObserver, 'walFsync' | 'snapshotSaved'>
 }
 
 export interface RaftStorageOpened {
@@ -46,7 +49,7 @@ export class RaftStorage {
   private failure: FlotillaError | null = null
   private closed = false
 
-  private constructor (dir: string, fh: FileHandle, sequence: number, size: number, image: LogImage) {
+  private constructor (dir: string, fh: FileHandle, sequence: number, size: number, image: LogImage, private readonly observer?: RaftStorageOptions['observer']) {
     this.dir = dir
     this.fh = fh
     this.sequence = sequence
@@ -66,7 +69,7 @@ export class RaftStorage {
     }
     const r = await recover(dir, warn)
     const fh = await openSegment(join(dir, segmentFileName(r.sequence)))
-    const storage = new RaftStorage(dir, fh, r.sequence, r.size, r.image)
+    const storage = new RaftStorage(dir, fh, r.sequence, r.size, r.image, options.observer)
     const saved = r.image.hardState !== null || r.image.entries.length > 0 || r.snapshot !== null
     const state: RaftInitialState | null = saved
       ? { hardState: r.image.hardState ?? EMPTY_HARD_STATE, snapshot: r.snapshot, entries: [...r.image.entries] }
@@ -94,7 +97,11 @@ export class RaftStorage {
       const batch = frameBatch(appendRecords(this.image, hardState, entries))
       await this.failOnError('append to', this.segmentPath(), async () => {
         await writeAll(this.fh, batch, this.size)
-        if (sync) await this.fh.sync()
+        if (sync) {
+          const started = performance.now()
+          await this.fh.sync()
+          this.observer?.walFsync((performance.now() - started) / 1000)
+        }
       })
       this.size += batch.length
       if (entries.length > 0) this.image.append(entries)
@@ -137,6 +144,7 @@ export class RaftStorage {
           await removeFile(join(this.dir, snapshotFileName(old.snapshotIndex)))
         }
       })
+      this.observer?.snapshotSaved()
     })
   }
 

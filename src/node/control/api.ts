@@ -7,6 +7,7 @@ import { SwarmInitSchema, SwarmJoinSchema, SwarmSpecSchema, labelMatches, normal
 import { NodeSpecSchema } from './node-schemas.js'
 import { API_VERSION, infoJson, nodeJson, swarmJson, versionJson } from './docker-shapes.js'
 import { clusterCall } from './cluster-call.js'
+import { Forwarder } from './forward.js'
 import { addServiceRoutes } from './service-api.js'
 import { addNetworkRoutes } from './network-api.js'
 import { addBlobRoutes } from './blob-api.js'
@@ -71,13 +72,20 @@ function advertiseOf (raw: string | undefined, listen: HostPort | undefined, age
   return parseHostPort(raw, 'AdvertiseAddr', (listen ?? agent.config.listen).port)
 }
 
+/** The control socket's API: its handler, and the route template a request matches (for metrics labels). */
+export interface ControlApi {
+  readonly handle: ApiHandler
+  readonly routeOf: (method: string, path: string) => string
+}
+
 /** The control socket's API: Docker's swarm, node, service, task and system endpoints, served from `agent`. */
-export function controlApi (agent: Agent, events: Omit<EventRouteDeps, 'agent'>): ApiHandler {
+export function controlApi (agent: Agent, events: Omit<EventRouteDeps, 'agent'>): ControlApi {
   const liveness = (id: string): Member | undefined => agent.membership?.member(id)
   const nodeView = (mgr: Manager, n: NodeObject): Record<string, unknown> => nodeJson(n, liveness(n.id), mgr.leaderId, new Set(mgr.voters()))
 
+  const forwarder = new Forwarder()
   const cluster = async (req: ApiRequest, write: boolean, local: (mgr: Manager) => Promise<ApiResponse>): Promise<ApiResponse> =>
-    await clusterCall(agent, req, write, local)
+    await clusterCall(agent, forwarder, req, write, local)
 
   const pingHeaders = (): Record<string, string> => {
     const m = agent.membership
@@ -222,13 +230,16 @@ export function controlApi (agent: Agent, events: Omit<EventRouteDeps, 'agent'>)
     }
   }
 
-  return async (req) => {
-    let res: ApiResponse
-    try {
-      res = await handle(req)
-    } catch (err) {
-      res = errorResponse(err)
+  return {
+    routeOf: (method, path) => router.routeOf(method, path),
+    handle: async (req) => {
+      let res: ApiResponse
+      try {
+        res = await handle(req)
+      } catch (err) {
+        res = errorResponse(err)
+      }
+      return { ...res, headers: { 'Api-Version': API_VERSION, Server: 'flotilla', ...res.headers } }
     }
-    return { ...res, headers: { 'Api-Version': API_VERSION, Server: 'flotilla', ...res.headers } }
   }
 }

@@ -6,6 +6,7 @@ export type RouteHandler = (req: ApiRequest, params: Readonly<Record<string, str
 
 interface Route {
   readonly method: string
+  readonly path: string
   readonly pattern: RegExp
   readonly names: readonly string[]
   readonly handler: RouteHandler
@@ -29,8 +30,18 @@ export class Router {
   add (method: string, path: string, handler: RouteHandler): this {
     const names: string[] = []
     const pattern = new RegExp('^' + path.replace(/\{(\w+)\}/g, (_m, name: string) => { names.push(name); return '([^/]+)' }) + '/?$')
-    this.routes.push({ method, pattern, names, handler })
+    this.routes.push({ method, path, pattern, names, handler })
     return this
+  }
+
+  /**
+   * The pattern of the route `method path` would be served by (`/services/{id}`), for metrics labels
+   * whose values must stay bounded; `unmatched` when no route takes it.
+   */
+  routeOf (method: string, path: string): string {
+    const p = unversioned(path)
+    const m = method === 'HEAD' ? 'GET' : method
+    return this.routes.find(r => r.method === m && r.pattern.test(p))?.path ?? 'unmatched'
   }
 
   handler (): ApiHandler {

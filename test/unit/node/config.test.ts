@@ -43,7 +43,8 @@ describe('resolveAgentConfig defaults', () => {
       secretsDir: expect.stringMatching(/^\/run\/flotilla-secrets\/[0-9a-f]{12}$/) as string,
       start: { kind: 'wait' },
       logLevel: 'info',
-      timing: DEFAULT_TIMING
+      timing: DEFAULT_TIMING,
+      ui: null
     })
   })
 
@@ -134,5 +135,33 @@ describe('resolveAgentConfig refusals', () => {
 
   it('refuses a docker host that is neither unix:// nor tcp://', () => {
     expect(expectInvalid({ dockerHost: 'ssh://me@host', hostname: 'n' }).message).toContain('ssh://me@host')
+  })
+})
+
+describe('--ui and --ui-actions', () => {
+  it.each<[string, AgentInit['ui'], string, number]>([
+    ['the flag alone: loopback, port 8420', true, '127.0.0.1', 8420],
+    ['FLOTILLA_UI=true', 'true', '127.0.0.1', 8420],
+    ['a bare port: a loopback port', '9000', '127.0.0.1', 9000],
+    ['an address without a port', '10.0.0.5', '10.0.0.5', 8420],
+    ['an address named explicitly', '0.0.0.0:8421', '0.0.0.0', 8421],
+    ['localhost', 'localhost:8422', '127.0.0.1', 8422]
+  ])('%s', (_name, ui, ip, port) => {
+    expect(resolveAgentConfig({ ui }, env()).ui).toEqual({ listen: { ip, port }, actions: false })
+  })
+
+  it('is off unless asked', () => {
+    expect(resolveAgentConfig({}, env()).ui).toBeNull()
+    expect(resolveAgentConfig({ ui: 'false' }, env()).ui).toBeNull()
+  })
+
+  it('takes actions only when --ui-actions is given too', () => {
+    expect(resolveAgentConfig({ ui: true, uiActions: true }, env()).ui?.actions).toBe(true)
+  })
+
+  it('refuses --ui-actions without --ui, and an address that is not an IP', () => {
+    expect(expectInvalid({ uiActions: true }).message).toContain('--ui-actions needs --ui')
+    expect(expectInvalid({ ui: 'example.com:8420' }).message).toContain('--ui')
+    expect(expectInvalid({ ui: '127.0.0.1:70000' }).message).toContain('--ui')
   })
 })

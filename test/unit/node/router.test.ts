@@ -92,4 +92,13 @@ describe('Router', () => {
     expect(['invalid-argument', 'not-found']).toContain((err as FlotillaError).code)
     expect(calls).toEqual([])
   })
+
+  it('names the route template a request matches, for metrics labels', () => {
+    const router = new Router().add('GET', '/nodes', async () => ({ status: 200 })).add('POST', '/nodes/{id}/update', async () => ({ status: 200 }))
+    expect(router.routeOf('GET', '/v1.41/nodes')).toBe('/nodes')
+    expect(router.routeOf('HEAD', '/nodes/')).toBe('/nodes')
+    expect(router.routeOf('POST', '/nodes/abc/update')).toBe('/nodes/{id}/update')
+    expect(router.routeOf('DELETE', '/nodes/abc/update')).toBe('unmatched')
+    expect(router.routeOf('GET', '/nope')).toBe('unmatched')
+  })
 })

@@ -64,6 +64,8 @@ export interface MemberChange {
  */
 export class MemberTable {
   private readonly members = new Map<string, Member>()
+  /** Members restored from disk or a join grant that have not been ready yet. */
+  private readonly unheard = new Set<string>()
   private version = 0
 
   constructor (private readonly selfNodeId: string) {}
@@ -74,6 +76,7 @@ export class MemberTable {
    */
   restore (known: KnownMember, nowMs: number): void {
     if (this.members.has(known.nodeId) || known.nodeId === this.selfNodeId) return
+    if (!known.left) this.unheard.add(known.nodeId)
     this.members.set(known.nodeId, {
       ...known,
       description: null,
@@ -122,9 +125,11 @@ export class MemberTable {
     this.members.set(nodeId, member)
     if (nodeId === this.selfNodeId) return []
     if (prev === undefined) return [{ kind: 'joined', member }]
+    // A member remembered from disk is up once it is first ready, even through a suspicion on the way.
+    const firstReady = liveness === 'ready' && this.unheard.delete(nodeId)
     if (prev.liveness === liveness && prev.left === left) return []
     switch (liveness) {
-      case 'ready': return prev.liveness === 'down' || prev.liveness === 'unknown' ? [{ kind: 'up', member }] : []
+      case 'ready': return prev.liveness === 'down' || prev.liveness === 'unknown' || firstReady ? [{ kind: 'up', member }] : []
       case 'suspect': return [{ kind: 'suspect', member }]
       case 'down': return left ? (prev.left ? [] : [{ kind: 'left', member }]) : [{ kind: 'down', member }]
       case 'unknown': return []
@@ -134,6 +139,7 @@ export class MemberTable {
   /** Drop a member altogether (removed from the cluster). */
   forget (nodeId: string): void {
     this.members.delete(nodeId)
+    this.unheard.delete(nodeId)
   }
 
   get (nodeId: string): Member | undefined {

@@ -8,11 +8,19 @@ export const SWIM_PROTOCOL = '/flotilla/swim/1.0.0'
 
 /** Cap on a frame: a push-pull table with every member's view. */
 export const MAX_SWIM_STREAM_FRAME = MAX_SWIM_FRAME_BYTES
-const DIAL_TIMEOUT_MS = 2000
+/**
+ * A stream to a member not yet connected costs a connection (noise, identify): on a busy host that can
+ * take seconds, and a dial cut short is work thrown away and tried again. SWIM does not wait for it: a
+ * probe goes indirect after its own timeout meanwhile.
+ */
+const DIAL_TIMEOUT_MS = 10_000
 /** Messages held for a member while its stream opens; SWIM's are stale soon after, so few. */
 const MAX_HELD = 16
-/** Writes waiting on one stream before more are dropped (a member that does not read). */
-const MAX_PENDING_WRITES = 256
+/**
+ * Writes waiting on one stream before more are dropped (a member that does not read, or a host too busy
+ * to write): SWIM's messages are soon stale, and a push-pull answer can be a whole table.
+ */
+const MAX_PENDING_WRITES = 32
 /**
  * Streams being opened at once; more wait their turn. Each is a connection's noise handshake and
  * identify for a member not yet connected: a joiner that learns fifty members at once must not open

@@ -109,9 +109,9 @@ export class SwimDriver {
       nowMs: now,
       random: deps.random,
       config: deps.config,
-      // metaVersion 1 without metadata: the core asks each for its view (it is not on disk) unless the
-      // join's answer brought it.
-      members: deps.members.filter(m => m !== deps.self).map(node => ({ node, incarnation: 0, metaVersion: 1 }))
+      // Without metadata: the core asks each for its view (it is not on disk) unless the join's answer
+      // brought it; the answer does, since the join's request says this node holds version 0 of each.
+      members: deps.members.filter(m => m !== deps.self).map(node => ({ node, incarnation: 0 }))
     })
     this.stallMs = this.core.config.probeTimeoutMs
     this.ingress = {
@@ -267,6 +267,7 @@ export class SwimDriver {
   }
 
   private withProofs (m: SwimMessage): SwimMessage {
+    if (m.t === 'meta' && m.inc !== undefined) return { ...m, proof: this.deps.signer.proveAlive(m.inc, m.mv) }
     if (m.t === 'push-pull') {
       const states = m.states.map((e): StateEntry => {
         if (e[2] !== STATE_CODE.alive) return e

@@ -85,7 +85,15 @@ export function admit (ctx: IngressContext, from: string, msg: SwimMessage, chan
     }
     case 'meta': {
       const view = openChecked(ctx, msg.meta, from, msg.mv, rejected)
-      return { message: view === null ? null : msg, rejected }
+      if (view === null) return { message: null, rejected }
+      if (msg.inc === undefined) return { message: msg, rejected }
+      // The sender's alive at `inc`: kept only with its proof, so that this node can pass it on.
+      if (checkAliveProof(msg.proof, view.claims.peerId, ctx.trust.clusterId, from, msg.inc, msg.mv)) {
+        ctx.proved(from, msg.inc, msg.mv, msg.proof!)
+        return { message: msg, rejected }
+      }
+      rejected.push(`alive of node ${from} at incarnation ${msg.inc} is not signed by node ${from}`)
+      return { message: { t: 'meta', mv: msg.mv, meta: msg.meta }, rejected }
     }
     case 'meta-req': return { message: msg, rejected }
   }

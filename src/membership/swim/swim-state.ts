@@ -88,9 +88,9 @@ export class SwimState {
         l.meta[slot] = m.meta
         l.metaHave[slot] = m.metaVersion ?? 0
       }
-      // Known to have metadata not held (a member from the data dir, whose view is not kept there): ask it,
-      // unless a join's answer brings it first — so not at once, when every member would be asked.
-      if (l.metaHave[slot]! < l.metaVersion[slot]) this.metaWanted.set(slot, this.now + 2 * this.config.joinRetryMs)
+      // Without its metadata (a member from the data dir, whose view is not kept there): ask it, unless a
+      // join's answer brings it first — so not at once, when every member would be asked.
+      if (m.meta === undefined) this.metaWanted.set(slot, this.now + 2 * this.config.joinRetryMs)
       l.load(slot, ALIVE, this.now)
     })
   }

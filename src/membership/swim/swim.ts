@@ -169,8 +169,13 @@ export class SwimCore {
       case 'ping-req': this.prober.onPingReq(from, msg.seq, msg.target, msg.nack); return
       case 'gossip': return
       case 'push-pull': this.antiEntropy.onPushPull(from, msg.join, msg.reply, msg.states); return
-      case 'meta-req': this.send(from, { t: 'meta', mv: this.state.mv, meta: this.state.meta }); return
-      case 'meta': this.state.metaFrom(from, msg.mv, msg.meta)
+      case 'meta-req': this.send(from, { t: 'meta', mv: this.state.mv, meta: this.state.meta, inc: this.state.inc }); return
+      case 'meta':
+        // The owner's answer is also its alive at its incarnation: a member known only from the data dir
+        // (incarnation 0) takes its real one, which this node can then pass on with its proof. Then the
+        // metadata itself, which may be newer than what this node knew of even when the alive is not.
+        if (msg.inc !== undefined) this.state.alive(from, msg.inc, msg.mv, undefined, true)
+        this.state.metaFrom(from, msg.mv, msg.meta)
     }
   }
 
@@ -367,7 +372,8 @@ export class SwimCore {
     for (const [slot, at] of this.state.metaWanted) {
       if (at > this.now) continue
       const s = l.state[slot]
-      if ((s !== ALIVE && s !== SUSPECT) || l.metaHave[slot]! >= l.metaVersion[slot]!) {
+      // (A member known at start holds no metadata at all: version 0 of 0 is still wanted.)
+      if ((s !== ALIVE && s !== SUSPECT) || (l.metaHave[slot]! >= l.metaVersion[slot]! && l.meta[slot] !== undefined)) {
         this.state.metaWanted.delete(slot)
         continue
       }

@@ -46,7 +46,8 @@ export type StateEntry = readonly [node: string, inc: number, state: StateCode, 
  *   no ack came within its probe timeout (Lifeguard: nacks let a prober judge its own health).
  * - `gossip`: gossip alone, sent to a few random members each gossip interval.
  * - `push-pull`: anti-entropy, the sender's whole table; `reply` marks the answer, `join` a joiner's.
- * - `meta-req`/`meta`: ask a member for its current metadata; the answer comes from the owner only.
+ * - `meta-req`/`meta`: ask a member for its current metadata; the answer comes from the owner only, with
+ *   its current incarnation (an alive claim, `proof` as on alive gossip).
  */
 export type SwimMessage =
   | { readonly t: 'ping', readonly seq: number, readonly target: string, readonly g?: readonly Gossip[] }
@@ -56,7 +57,7 @@ export type SwimMessage =
   | { readonly t: 'gossip', readonly g: readonly Gossip[] }
   | { readonly t: 'push-pull', readonly join: boolean, readonly reply: boolean, readonly states: readonly StateEntry[] }
   | { readonly t: 'meta-req' }
-  | { readonly t: 'meta', readonly mv: number, readonly meta: Uint8Array }
+  | { readonly t: 'meta', readonly mv: number, readonly meta: Uint8Array, readonly inc?: number, readonly proof?: Uint8Array }
 
 export type SwimMessageType = SwimMessage['t']
 
@@ -113,8 +114,8 @@ export interface SwimMember {
 
 /**
  * A member known before the core starts (from the data dir or a join grant); seeded as alive, silently.
- * A `metaVersion` above 0 without `meta` makes the core ask the member for its metadata, two joinRetryMs
- * after start unless it came meanwhile (with the answer to a join).
+ * Without `meta`, the core asks the member for its metadata two joinRetryMs after start, unless it came
+ * meanwhile (with the answer to a join).
  */
 export interface KnownSwimMember {
   readonly node: string

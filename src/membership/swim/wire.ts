@@ -77,7 +77,7 @@ function isWellFormed (v: Record<string, unknown>): boolean {
     case 'push-pull': return typeof v.join === 'boolean' && typeof v.reply === 'boolean' && Array.isArray(v.states) &&
       v.states.length <= MAX_STATES && v.states.every(isStateEntry)
     case 'meta-req': return true
-    case 'meta': return isSafeUint(v.mv) && isMeta(v.meta)
+    case 'meta': return isSafeUint(v.mv) && isMeta(v.meta) && (v.inc === undefined || isSafeUint(v.inc)) && (v.proof === undefined || isProof(v.proof))
     default: return false
   }
 }

@@ -91,6 +91,13 @@ describe('member table under SWIM', () => {
     u.restore(known, 0)
     expect(kinds(applySwimEvents(u, [{ kind: 'suspect', node: b.nodeId, incarnation: 0, from: self.nodeId, atMs: 0 }], source('suspect', 0), 1))).toEqual(['suspect node-2'])
     expect(kinds(applySwimEvents(u, [{ kind: 'dead', node: b.nodeId, incarnation: 0, from: self.nodeId, atMs: 0 }], source('dead', 0), 2))).toEqual(['down node-2'])
+    // Suspected before its view came, then refuted: it is up for the first time.
+    const w = table()
+    w.restore(known, 0)
+    applySwimEvents(w, [{ kind: 'suspect', node: b.nodeId, incarnation: 0, from: self.nodeId, atMs: 0 }], source('suspect', 0), 1)
+    expect(kinds(applySwimEvents(w, [alive(2)], source('alive', 2), 2))).toEqual(['up node-2'])
+    applySwimEvents(w, [{ kind: 'suspect', node: b.nodeId, incarnation: 2, from: self.nodeId, atMs: 0 }], source('suspect', 2), 3)
+    expect(kinds(applySwimEvents(w, [alive(3, false)], source('alive', 3), 4))).toEqual([])
   })
 
   it('never reports this node itself, and forgets a removed member', () => {

@@ -172,4 +172,15 @@ describe('SWIM ingress', () => {
     expect(wrongVersion.message).toBeNull()
     expect(wrongVersion.rejected[0]).toMatch(/is version 5, not 6/)
   })
+
+  it('keeps the incarnation of a metadata answer only with the sender\'s proof of it', () => {
+    const proved: string[] = []
+    const meta = b.signer.sealView(5, b.cert, b.view)
+    const signed = admit(ctx({}, proved), b.nodeId, { t: 'meta', mv: 5, meta, inc: 7, proof: b.signer.proveAlive(7, 5) }, 'stream')
+    expect(signed.message).toMatchObject({ t: 'meta', inc: 7 })
+    expect(proved).toEqual([`${b.nodeId}@7`])
+    const forged = admit(ctx(), b.nodeId, { t: 'meta', mv: 5, meta, inc: 70, proof: d.signer.proveAlive(70, 5) }, 'stream')
+    expect(forged.message).toEqual({ t: 'meta', mv: 5, meta })
+    expect(forged.rejected).toHaveLength(1)
+  })
 })

@@ -226,10 +226,17 @@ describe('metadata (a version counter; carried only when it changes)', () => {
     expect(restarted.metaVersion).toBe(8)
   })
 
-  it('answers a metadata request with its own', () => {
+  it('answers a metadata request with its own, and its incarnation', () => {
     const c = core({ members: ['b'] })
     c.receive('b', { t: 'meta-req' }, 0)
-    expect(sent(c.drain().messages, 'meta')).toEqual([{ to: 'b', message: { t: 'meta', mv: 1, meta: META } }])
+    expect(sent(c.drain().messages, 'meta')).toEqual([{ to: 'b', message: { t: 'meta', mv: 1, meta: META, inc: 1 } }])
+  })
+
+  it('takes the incarnation in a metadata answer as its owner\'s alive', () => {
+    const c = new SwimCore({ self: 'a', incarnation: 1, meta: META, nowMs: 0, random: () => 0.5, config: { pushPullIntervalMs: 0 }, members: [{ node: 'b' }] })
+    c.receive('b', { t: 'meta', mv: 3, meta: new Uint8Array([9]), inc: 5 }, 0)
+    expect(kinds(c.drain().events)).toEqual(['meta b@5'])
+    expect(c.member('b')).toMatchObject({ state: 'alive', incarnation: 5, metaVersion: 3 })
   })
 })
 
@@ -275,7 +282,7 @@ describe('strangers and late joiners', () => {
 
 describe('members known at start without their metadata', () => {
   it('asks each for its metadata two joinRetryMs after start, and reports it when it comes', () => {
-    const c = new SwimCore({ self: 'a', incarnation: 1, meta: META, nowMs: 0, random: () => 0.5, config: { pushPullIntervalMs: 0 }, members: [{ node: 'b', metaVersion: 1 }] })
+    const c = new SwimCore({ self: 'a', incarnation: 1, meta: META, nowMs: 0, random: () => 0.5, config: { pushPullIntervalMs: 0 }, members: [{ node: 'b' }] })
     c.tick(1999)
     expect(sent(c.drain().messages, 'meta-req')).toEqual([])
     c.tick(2000)
@@ -284,5 +291,17 @@ describe('members known at start without their metadata', () => {
     const out = c.drain()
     expect(kinds(out.events)).toEqual(['meta b@0'])
     expect(c.member('b')).toMatchObject({ state: 'alive', metaVersion: 7, meta: new Uint8Array([9]) })
+  })
+})
+
+describe('metadata answers', () => {
+  it('takes newer metadata from its owner even when the incarnation in the answer is not news', () => {
+    const c = core({ members: ['b'] })
+    // b is known at incarnation 4 (a suspicion raised it), metadata version 1; its view changed since (version 3).
+    c.receive('c', gossip({ k: 'suspect', node: 'b', inc: 4, from: 'c' }), 0)
+    c.drain()
+    c.receive('b', { t: 'meta', mv: 3, meta: new Uint8Array([7]), inc: 4 }, 10)
+    expect(kinds(c.drain().events)).toEqual(['meta b@4'])
+    expect(c.member('b')).toMatchObject({ metaVersion: 3, meta: new Uint8Array([7]) })
   })
 })

@@ -17,7 +17,8 @@ describe('SWIM wire format', () => {
     { t: 'gossip', g: [{ k: 'alive', node: ID, inc: 2, mv: 1, proof: new Uint8Array(64) }] },
     { t: 'push-pull', join: false, reply: true, states: [[ID, 1, STATE_CODE.alive, 1, null, new Uint8Array(64)], [ID, 1, STATE_CODE.alive, 1, new Uint8Array([7]), new Uint8Array(64)]] },
     { t: 'meta-req' },
-    { t: 'meta', mv: 2, meta: new Uint8Array([3]) }
+    { t: 'meta', mv: 2, meta: new Uint8Array([3]) },
+    { t: 'meta', mv: 2, meta: new Uint8Array([3]), inc: 4, proof: new Uint8Array(64) }
   ]
 
   it.each(messages.map(m => [m.t, m]))('round-trips %s', (_t, m) => {

@@ -1,5 +1,6 @@
 /** The election layer: Raft among managers, its storage and transport, and the replicated cluster store. */
-export { Manager, check, type ManagerDeps, type ManagerStart, type ClusterMaterial, type SessionAnswer, type LeaderRole } from './manager.js'
+export { Manager, check, type ManagerDeps, type ManagerStart, type ClusterMaterial, type LeaderRole } from './manager.js'
+export { SessionChannel, SESSION_PROTOCOL, type SessionAnswer, type PollResult } from './session-channel.js'
 export { ClusterStore } from './state/store.js'
 export * from './objects/index.js'
 export type { Command, TaskPlacement, TaskReport } from './state/commands.js'

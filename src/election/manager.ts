@@ -11,13 +11,12 @@ import { RaftTransport, RAFT_PROTOCOL } from './transport.js'
 import { StoreMachine, type ClusterRaft } from './state/store-machine.js'
 import { RaftNode, DEFAULT_RAFT_TIMING, PROPOSAL_TIMEOUT_MS, type RaftTiming } from './raft-node.js'
 import { Reconciler } from './reconciler.js'
+import { SESSION_IDLE_MS, SESSION_PROTOCOL, type SessionAnswer } from './session-channel.js'
 import type { RaftObserver } from './observer.js'
 import { ClusterStore } from './state/store.js'
 import { secretDigest, type ApplyResult } from './state/apply.js'
 import type { Command } from './state/commands.js'
 import { UNKNOWN_NODE_STATUS, type AddressPool, type NetworkObject, type NodeObject } from './objects/index.js'
-
-export const SESSION_PROTOCOL = '/flotilla/session/1.0.0'
 
 /** What `swarm init` decided, for the first entry of the new cluster's log. */
 export interface ClusterMaterial {
@@ -59,14 +58,6 @@ export interface ManagerDeps {
 /** The leader-only components, as the manager starts and stops them. */
 export interface LeaderRole {
   stop(): void
-}
-
-/** What the leader tells a node about itself on its session poll. */
-export interface SessionAnswer {
-  readonly leaderId: string | null
-  /** null: the node was removed from the cluster. */
-  readonly node: { readonly role: 'manager' | 'worker', readonly certificate: Uint8Array } | null
-  readonly revoked: ReadonlyArray<{ readonly id: string, readonly peerId: string }>
 }
 
 /** Raise an ApplyResult's refusal as the FlotillaError it describes. */
@@ -280,31 +271,23 @@ export class Manager {
     }
   }
 
+  /**
+   * Session polls, several on one stream: a node keeps its stream to the leader open and polls over it
+   * (see SessionChannel) instead of opening a stream, and proving its certificate, every poll. A stream
+   * quiet for SESSION_IDLE_MS is closed; a node that is told `not-leader` finds the leader and dials it.
+   */
   private async serveSessions (): Promise<void> {
-    await this.deps.membership.serveMembers(SESSION_PROTOCOL, { maxFrameBytes: 4096, timeoutMs: 5000, allowRevoked: true }, () => null, async (stream, peer, signal) => {
-      const req = await stream.read(signal)
-      if (!isRecord(req) || req.t !== 'poll') throw new FlotillaError('invalid-argument', 'session: expected poll')
-      if (!this.isLeader) {
-        await stream.write({ t: 'not-leader', leaderId: this.leaderId ?? '' }, signal)
-        return
+    await this.deps.membership.serveMembers(SESSION_PROTOCOL, { maxFrameBytes: 4096, timeoutMs: 0, allowRevoked: true }, () => null, async (stream, peer, signal) => {
+      for (;;) {
+        const req = await stream.read(AbortSignal.any([signal, AbortSignal.timeout(SESSION_IDLE_MS)]))
+        if (!isRecord(req) || req.t !== 'poll') throw new FlotillaError('invalid-argument', 'session: expected poll')
+        if (!this.isLeader) {
+          await stream.write({ t: 'not-leader', leaderId: this.leaderId ?? '' }, signal)
+          return
+        }
+        await stream.write({ t: 'session', ...this.sessionFor(peer.claims.nodeId) }, signal)
       }
-      await stream.write({ t: 'session', ...this.sessionFor(peer.claims.nodeId) }, signal)
     })
-  }
-
-  /** A node's session poll to the leader (`leaderId`), over the member-only session protocol. */
-  static async poll (membership: Membership, leaderId: string): Promise<SessionAnswer | { readonly notLeader: string }> {
-    const signal = AbortSignal.timeout(3000)
-    const stream = await membership.dialMember(leaderId, SESSION_PROTOCOL, 1024 * 1024, signal)
-    try {
-      await stream.write({ t: 'poll' }, signal)
-      const res = await stream.read(signal)
-      if (isRecord(res) && res.t === 'not-leader') return { notLeader: typeof res.leaderId === 'string' ? res.leaderId : '' }
-      if (!isRecord(res) || res.t !== 'session' || !Array.isArray(res.revoked)) throw new FlotillaError('internal', 'malformed session answer')
-      return res as unknown as SessionAnswer
-    } finally {
-      await stream.close().catch(() => {})
-    }
   }
 
   async stop (): Promise<void> {

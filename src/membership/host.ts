@@ -54,7 +54,10 @@ export class P2PHost {
         addresses: { listen: [init.listen], announce: [init.announce] },
         transports: [tcp()],
         connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
+        // No yamux keep-alive: its ping every 30 s on every connection closes nothing when unanswered (it only
+        // measures the round trip), and at fifty members it was three frames a second per agent; SWIM's probes
+        // are the liveness check.
+        streamMuxers: [yamux({ enableKeepAlive: false })],
         // Liveness is SWIM's job: libp2p's monitor would ping every connection every 10 s (a stream each
         // time, O(N) work per member) and could close a busy peer's connection.
         connectionMonitor: { enabled: false },

@@ -1,5 +1,5 @@
 import type { Logger, Membership, NodeRole } from '../membership/index.js'
-import { Manager, type SessionAnswer } from '../election/index.js'
+import { SessionChannel, type Manager, type SessionAnswer } from '../election/index.js'
 
 /** How often a node asks the leader about itself: role changes, removal, removed peers. */
 export const SESSION_POLL_MS = 3000
@@ -34,6 +34,7 @@ export interface SessionPollHost {
 export class SessionPoll {
   private timer: NodeJS.Timeout | null = null
   private busy = false
+  private readonly channel = new SessionChannel()
   private readonly log: Logger
 
   constructor (private readonly host: SessionPollHost, logger: Logger) {
@@ -48,6 +49,7 @@ export class SessionPoll {
   stop (): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
+    this.channel.close()
   }
 
   private poll (): void {
@@ -62,11 +64,16 @@ export class SessionPoll {
   private async once (m: Membership): Promise<void> {
     const local = this.host.manager()
     let answer: SessionAnswer
-    if (local !== null && local.isLeader) answer = local.sessionFor(m.nodeId)
-    else {
+    if (local !== null && local.isLeader) {
+      this.channel.close()
+      answer = local.sessionFor(m.nodeId)
+    } else {
       const leader = m.leaderHint()
-      if (leader === null || leader === m.nodeId) return
-      const res = await Manager.poll(m, leader)
+      if (leader === null || leader === m.nodeId) {
+        this.channel.close()
+        return
+      }
+      const res = await this.channel.poll(m, leader)
       if ('notLeader' in res) return
       answer = res
     }

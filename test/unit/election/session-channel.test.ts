@@ -71,3 +71,19 @@ describe('SessionChannel: session polls over one stream per leader', () => {
     expect([broken.closed, malformed.closed, follower.closed]).toEqual([true, true, true])
   })
 })
+
+describe('SessionChannel: closed while a dial is under way', () => {
+  it('closes the stream that opens after close() instead of keeping it', async () => {
+    const s = scripted([SESSION])
+    let open!: (v: FrameStream) => void
+    const m = { dialMember: async () => await new Promise<FrameStream>(resolve => { open = resolve }) } as unknown as Membership
+    const ch = new SessionChannel()
+    const polled = ch.poll(m, 'L')
+    await Promise.resolve()
+    ch.close()
+    open(s)
+    await expect(polled).rejects.toThrow('session poll stopped')
+    expect(s.closed).toBe(true)
+    expect(s.polls).toBe(0)
+  })
+})

@@ -186,10 +186,23 @@ export class Manager {
 
   /** Resolve true once this manager is a Raft voter (it has the entry that added it), false after `timeoutMs`. */
   async waitUntilVoter (timeoutMs: number): Promise<boolean> {
+    return await this.waitForVoterSet(true, timeoutMs)
+  }
+
+  /**
+   * Resolve true once this manager is out of the Raft voters (it has the entry that removed it), false
+   * after `timeoutMs`. A manager that leaves must answer until then: with two voters, the entry that
+   * removes it needs its own vote to commit, and a cluster whose departed voter still counts has no quorum.
+   */
+  async waitUntilNotVoter (timeoutMs: number): Promise<boolean> {
+    return await this.waitForVoterSet(false, timeoutMs)
+  }
+
+  private async waitForVoterSet (voter: boolean, timeoutMs: number): Promise<boolean> {
     const self = this.deps.membership.nodeId
     const deadline = this.deps.now() + timeoutMs
     // The voter set changes when a conf entry is appended, which no event announces: look every 50 ms.
-    while (!this.voters().includes(self)) {
+    while (this.voters().includes(self) !== voter) {
       if (this.deps.now() > deadline) return false
       await new Promise(resolve => setTimeout(resolve, 50))
     }

@@ -14,6 +14,8 @@ import { SessionPoll, type SessionAction } from './session-poll.js'
 
 /** How long a manager's join waits to become a Raft voter before it returns anyway. */
 const JOIN_VOTER_TIMEOUT_MS = 20_000
+/** How long a leaving manager keeps answering Raft for the entry that takes it out of the voters. */
+const LEAVE_VOTER_WAIT_MS = 10_000
 
 /**
  * The agent's lifecycle, as dockerd's swarm state (LocalNodeState):
@@ -342,10 +344,15 @@ export class Agent {
       throw new FlotillaError('unavailable', 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.')
     }
     if (this.managerRole !== null) {
-      // Give up this manager's vote first, so that the others keep a quorum of the managers that remain.
-      await this.deps.removeNode(phase.membership.nodeId).catch((err: unknown) => {
+      // Give up this manager's vote first, so that the others keep a quorum of the managers that remain;
+      // the store's removal is followed by the leader's change of voters, which may need this vote.
+      const removed = await this.deps.removeNode(phase.membership.nodeId).then(() => true, (err: unknown) => {
         this.log.warn('could not remove this manager from the managers before leaving; remove it with `node rm --force`', { err: (err as Error).message })
+        return false
       })
+      if (removed && !await this.managerRole.waitUntilNotVoter(LEAVE_VOTER_WAIT_MS)) {
+        this.log.warn(`this manager was still a Raft voter ${LEAVE_VOTER_WAIT_MS / 1000} s after its removal; leaving anyway (check the other managers' quorum with \`flotilla node ls\`)`)
+      }
     }
     this.phase = { kind: 'pending', op: 'leave' }
     try {

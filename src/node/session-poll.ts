@@ -35,6 +35,12 @@ export class SessionPoll {
   private timer: NodeJS.Timeout | null = null
   private busy = false
   private readonly channel = new SessionChannel()
+  /**
+   * The leader this node last reached, for its membership. A node that was removed is refused by every
+   * member on every protocol but this one, so its own view soon loses the leader (it suspects everyone);
+   * it keeps polling the last leader it knew, which is the one that tells it it was removed.
+   */
+  private lastLeader: { readonly membership: Membership, readonly nodeId: string } | null = null
   private readonly log: Logger
 
   constructor (private readonly host: SessionPollHost, logger: Logger) {
@@ -68,13 +74,18 @@ export class SessionPoll {
       this.channel.close()
       answer = local.sessionFor(m.nodeId)
     } else {
-      const leader = m.leaderHint()
+      const last = this.lastLeader?.membership === m ? this.lastLeader.nodeId : null
+      const leader = m.leaderHint() ?? last
       if (leader === null || leader === m.nodeId) {
         this.channel.close()
         return
       }
       const res = await this.channel.poll(m, leader)
-      if ('notLeader' in res) return
+      if ('notLeader' in res) {
+        this.lastLeader = res.notLeader === '' ? null : { membership: m, nodeId: res.notLeader }
+        return
+      }
+      this.lastLeader = { membership: m, nodeId: leader }
       answer = res
     }
     if (this.host.membership() !== m) return

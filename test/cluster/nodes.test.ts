@@ -39,6 +39,7 @@ describe('node management (1 manager + 2 workers)', () => {
   })
 
   it('a manager that leaves gives up its vote: the others keep taking writes', async () => {
+    onTestFailed(() => { console.log(cluster.logs()) })
     const logged = w1.logs.length
     await w1.cli(['node', 'promote', 'nm-2'])
     await waitFor('nm-2 to act as a manager', () => /promoted to manager/.test(w1.logs.slice(logged)), 20_000)

@@ -9,6 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TopicValidatorResult, type PrivateKey, type PubSub } from '@libp2p/interface'
 import { frameStream, type FrameStream } from './frame-stream.js'
+import { grantYamuxWindowAtHalf } from './yamux-window.js'
 import { FlotillaError } from './errors.js'
 import type { Logger } from './logger.js'
 
@@ -43,6 +44,7 @@ export class P2PHost {
   ) {}
 
   static async start (init: HostInit): Promise<P2PHost> {
+    grantYamuxWindowAtHalf()
     // The gater is built before the host object exists; it consults whatever `setDenied` installs later.
     const gate = { denied: (_peerId: string): boolean => false }
     // Distinct fast IDs for messages without publisher or seqno (refused anyway under StrictSign).

@@ -17,13 +17,13 @@ export const FAULT_CHAIN_OUT = 'FLB-FAULT-OUT'
 
 const IPTABLES_TIMEOUT_MS = 10_000
 /**
- * iptables on a host's raw table has failed in CI on chains that were there before and after:
- * `No chain/target/match` (the fault chains "gone", in about one run in three, before this retry) and
- * `chain … in table raw is incompatible, use 'nft' tool` (once). The cause is not found: iptables-nft
- * reads the netns's whole ruleset before it acts, and dockerd and the agent commit their own rules in
- * the same netns, but 20 s of reads against a loop of such commits (filter, nat, mangle; chains made
- * and removed) failed none. Those messages are tried again, a bounded number of times, each try
- * logged; a chain that really is gone is made again by addRule.
+ * iptables on a host's raw table has failed in CI with `No chain/target/match` (the fault chains gone,
+ * in about one run in three) and once with `chain … in table raw is incompatible, use 'nft' tool`.
+ * The first is real: the raw table printed after it held only its two policies, so something empties a
+ * host's raw table, and retries do not bring the chains back (addRule makes them again). Who empties
+ * it is not found: 20 s of reads against a loop of iptables-restore commits to filter, nat and mangle
+ * (as dockerd and the agent make) failed none. Those messages are tried again a bounded number of
+ * times, each try logged, in case a read only overlapped such a change.
  */
 const TRANSIENT_IPTABLES = /incompatible|No chain\/target\/match|Resource temporarily unavailable/
 const IPTABLES_ATTEMPTS = 5

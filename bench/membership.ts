@@ -27,7 +27,7 @@ import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { callSocket, type AgentProcess } from '../test/support/agent-process.js'
 import { TestCluster } from '../test/support/cluster.js'
-import { AgentDiedError, UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, type Live } from './support.js'
+import { AgentDiedError, UsageError, flagPairs, median, pollUntil, positiveInt, progress, runBench, vmRssKb, type Live } from './support.js'
 
 const POLL_MS = 100
 const START_BATCH = 10
@@ -183,9 +183,8 @@ function readProc (pid: number): { ticks: number, rssKb: number } {
   // stime field 15 (proc(5)).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(fields[11]) + Number(fields[12])
-  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (!Number.isFinite(ticks) || m === null) throw new Error(`cannot read /proc/${pid}`)
-  return { ticks, rssKb: Number(m[1]) }
+  if (!Number.isFinite(ticks)) throw new Error(`cannot read /proc/${pid}/stat`)
+  return { ticks, rssKb: vmRssKb(pid) }
 }
 
 /** Pss and Pss_Anon of one process, in kB (smaps_rollup, Linux 4.14 and later). */

@@ -13,22 +13,15 @@
  * Prints the summary to stdout and progress to stderr; exits 1 on an error, 2 on bad flags.
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TestCluster } from '../test/support/cluster.js'
-import { UsageError, flagPairs, median, positiveInt, progress, runBench } from './support.js'
+import { UsageError, flagPairs, median, positiveInt, progress, runBench, vmRssKb } from './support.js'
 
 /** The agent's V8 flags (src/node/main.ts), so that the floor is the agent's. */
 const AGENT_FLAGS = ['--max-semi-space-size=1', '--single-threaded']
 const IDLE_MS = 3_000
 const CHILD_TIMEOUT_MS = 60_000
-
-function rssMb (pid: number | 'self'): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (m === null) throw new Error(`cannot read VmRSS of ${pid}`)
-  return Number(m[1]) / 1024
-}
 
 function inChild (stage: string): number {
   const script = fileURLToPath(new URL('./rss-floor-child.js', import.meta.url))
@@ -43,7 +36,7 @@ async function agentRss (): Promise<number> {
     await a.start(['--init'])
     await sleep(IDLE_MS)
     if (a.pid === undefined) throw new Error('the agent has no pid')
-    return rssMb(a.pid)
+    return vmRssKb(a.pid) / 1024
   } finally {
     await cluster.stop()
   }

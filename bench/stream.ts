@@ -19,7 +19,7 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { P2PHost } from '../src/membership/host.js'
-import type { Logger } from '../src/membership/logger.js'
+import { silentLogger } from '../src/membership/logger.js'
 import type { NodeKey } from '../src/membership/membership-state.js'
 import { freePort } from '../test/support/agent-process.js'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -54,11 +54,9 @@ function parseArgs (argv: readonly string[]): StreamArgs {
   return { reps, roundTrips, warmup, dials }
 }
 
-const quiet: Logger = { debug () {}, info () {}, warn () {}, error () {}, child () { return quiet } }
-
 async function hostOn (port: number): Promise<P2PHost> {
   const ma = `/ip4/127.0.0.1/tcp/${port}`
-  return await P2PHost.start({ privateKey: await generateKeyPair('Ed25519') as unknown as NodeKey, listen: ma, announce: ma, logger: quiet })
+  return await P2PHost.start({ privateKey: await generateKeyPair('Ed25519') as unknown as NodeKey, listen: ma, announce: ma, logger: silentLogger })
 }
 
 runBench('stream', parseArgs, async args => {

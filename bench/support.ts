@@ -2,6 +2,7 @@
  * What the benchmarks share: flag parsing, statistics, bounded polling, and a main loop that stops the
  * agents on SIGINT/SIGTERM and maps errors to exit codes (0 ran, 1 error, 2 bad flags).
  */
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestCluster } from '../test/support/cluster.js'
@@ -31,6 +32,13 @@ export function flagPairs (argv: readonly string[]): Array<{ flag: string, value
     out.push({ arg, flag: eq < 0 ? arg : arg.slice(0, eq), value: eq < 0 ? argv[++i] : arg.slice(eq + 1) })
   }
   return out
+}
+
+/** VmRSS of process `pid` (or this one), in kB, from /proc/<pid>/status. */
+export function vmRssKb (pid: number | 'self'): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (m === null) throw new Error(`cannot read VmRSS of ${pid}`)
+  return Number(m[1])
 }
 
 export function median (xs: readonly number[]): number {

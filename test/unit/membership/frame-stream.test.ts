@@ -3,12 +3,11 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { P2PHost } from '../../../src/membership/host.js'
 import { FlotillaError } from '../../../src/membership/errors.js'
 import type { FrameStream } from '../../../src/membership/frame-stream.js'
-import type { Logger } from '../../../src/membership/logger.js'
+import { silentLogger } from '../../../src/membership/logger.js'
 import type { NodeKey } from '../../../src/membership/membership-state.js'
 import { freePort } from '../../support/agent-process.js'
 
 // Frames over a real libp2p connection on loopback (tcp + noise + yamux), as every member protocol uses them.
-const quiet: Logger = { debug () {}, info () {}, warn () {}, error () {}, child () { return quiet } }
 const SMALL_CAP = 1024
 const BIG_CAP = 1 << 20
 
@@ -22,7 +21,7 @@ const served: Served[] = []
 
 async function hostOn (port: number): Promise<P2PHost> {
   const ma = `/ip4/127.0.0.1/tcp/${port}`
-  return await P2PHost.start({ privateKey: await generateKeyPair('Ed25519') as unknown as NodeKey, listen: ma, announce: ma, logger: quiet })
+  return await P2PHost.start({ privateKey: await generateKeyPair('Ed25519') as unknown as NodeKey, listen: ma, announce: ma, logger: silentLogger })
 }
 
 beforeAll(async () => {
